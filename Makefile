@@ -1,0 +1,56 @@
+# Thin wrapper over CMake/CTest. Variables: BUILD (build directory), TYPE (CMake
+# build type), MEDIFY_SANITIZE (e.g. address,undefined), JOBS.
+BUILD ?= build
+TYPE ?= RelWithDebInfo
+JOBS ?= 2
+MEDIFY_SANITIZE ?=
+CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(TYPE) -DMEDIFY_SANITIZE=$(MEDIFY_SANITIZE)
+
+.PHONY: all build test demo deps kb-check lint format format-check bench vignettes fuzz clean
+
+all: build
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS)
+
+build: $(BUILD)/CMakeCache.txt
+	cmake $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(BUILD) -j$(JOBS)
+
+# Every test: unit, golden suites (red flags, vignettes), CLI, corrupt inputs.
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	./$(BUILD)/medify demo
+
+deps:
+	./scripts/install-deps.sh
+
+kb-check: build
+	./$(BUILD)/medify kb check --kb data/kb
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability --std=c11 \
+	  --inline-suppr --suppress=missingIncludeSystem -I include -I src src tools
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+bench: build
+	./$(BUILD)/bench/bench_assess
+
+# Prints the vignette report (emergency recall, triage accuracy, top-1/3/10).
+vignettes: build
+	./$(BUILD)/tests/golden/test_vignettes --report
+
+fuzz:
+	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEDIFY_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DMEDIFY_SANITIZE=address,undefined
+	cmake --build build-fuzz -j$(JOBS)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,41 @@
+/* Shared helpers of the medify command-line tool. */
+#ifndef MEDIFY_CLI_H
+#define MEDIFY_CLI_H
+
+#include "medify/base.h"
+#include "medify/clinical.h"
+
+/* One subcommand: name, one-line help, entry point (argv[0] is the subcommand). */
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv);
+} cli_command;
+
+int cmd_assess(int argc, char **argv);
+int cmd_chat(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_kb(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
+
+/* Options common to the clinical commands. */
+typedef struct cli_clinical_opts {
+    const char *kb_dir;   /* --kb DIR (else MEDIFY_KB, else embedded) */
+    bool json;            /* --json */
+    double age_years;     /* --age N, < 0 when not given */
+    md_sex sex;           /* --sex male|female */
+    const char *condition;/* --condition ID (explain) */
+} cli_clinical_opts;
+
+/* Parses the options above; returns 0 or a usage exit code after printing the error.
+ * `extra` may list further accepted flags without values (NULL-terminated); none yet. */
+int cli_parse_clinical_opts(int argc, char **argv, cli_clinical_opts *o, const char *usage);
+
+/* Prints "medify: <message>" on stderr (and a JSON error object on stdout when json),
+ * returns the exit code of the status. */
+int cli_fail(const md_error *err, bool json);
+
+/* Loads the knowledge base per the options; prints and returns an exit code on error. */
+int cli_load_kb(const cli_clinical_opts *o, md_kb **kb);
+
+#endif

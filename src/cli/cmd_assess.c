@@ -1,0 +1,56 @@
+/* medify assess: free text on stdin → one assessment (JSON with --json). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char k_usage[] =
+    "usage: medify assess [--age N] [--sex male|female] [--kb DIR] [--json] < text\n"
+    "Reads a description of symptoms on stdin and prints red flags, triage, likely\n"
+    "conditions, the next question to ask and a structured summary.\n";
+
+int cmd_assess(int argc, char **argv) {
+    cli_clinical_opts o;
+    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
+    if (rc) return rc;
+    md_error err = {0};
+    char *text = NULL;
+    size_t n = 0;
+    /* Read at most one byte past the parser's limit: a 10 MB paste is refused without
+     * being read whole. */
+    md_status st = md_read_stream(stdin, MD_CLINICAL_MAX_TEXT_BYTES, &text, &n, &err);
+    if (st != MD_OK) return cli_fail(&err, o.json);
+    md_kb *kb = NULL;
+    rc = cli_load_kb(&o, &kb);
+    if (rc) {
+        md_free(text);
+        return rc;
+    }
+    md_case *c = md_case_new(kb);
+    md_assessment a;
+    md_buf out;
+    md_buf_init(&out);
+    if (!c) {
+        st = md_error_set(&err, MD_ERR_NOMEM, "out of memory");
+    } else {
+        st = md_case_add_text(c, text, n, &err);
+        if (st == MD_OK) {
+            md_case_set_patient(c, o.age_years, o.sex);
+            st = md_assess(c, md_assess_default_params(), &a, &err);
+            if (st == MD_OK) {
+                st = o.json ? md_assessment_to_json(c, &a, &out) : md_summary_to_text(c, &a, &out);
+                if (st == MD_OK && o.json) md_buf_append_char(&out, '\n');
+                if (st == MD_OK && !o.json && a.has_question)
+                    md_buf_appendf(&out, "Next question: %s\n", a.question.text);
+                md_assessment_free(&a);
+                if (st != MD_OK) md_error_set(&err, st, "out of memory writing the assessment");
+            }
+        }
+    }
+    if (st == MD_OK) fputs(out.data, stdout);
+    md_buf_free(&out);
+    md_case_free(c);
+    md_kb_free(kb);
+    md_free(text);
+    return st == MD_OK ? 0 : cli_fail(&err, o.json);
+}

@@ -1,0 +1,106 @@
+#!/bin/bash
+# CLI contract tests: exit codes and messages for bad input, the JSON shape of
+# `medify assess --json`, `medify chat` over a pipe, `medify kb check` on broken
+# knowledge bases. Usage: test_cli.sh MEDIFY_BINARY SOURCE_DIR
+set -u
+MEDIFY=$1
+SRC=$2
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+pass=0
+fail=0
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+
+# expect_exit CODE DESCRIPTION -- command...
+expect_exit() {
+  local want=$1 desc=$2
+  shift 3
+  "$@" >"$TMP/out" 2>"$TMP/err"
+  local got=$?
+  if [ "$got" -eq "$want" ]; then ok; else bad "$desc: exit $got, want $want; stderr: $(head -c 300 "$TMP/err")"; fi
+}
+
+contains() { # FILE STRING DESCRIPTION
+  if grep -qF -- "$2" "$1"; then ok; else bad "$3: '$2' not in $(head -c 400 "$1")"; fi
+}
+
+# --- bad input: clear error, non-zero exit, no crash ----------------------------------
+expect_exit 65 "empty stdin" -- "$MEDIFY" assess --json </dev/null
+contains "$TMP/err" "empty" "empty stdin message"
+contains "$TMP/out" '"code":"empty_input"' "empty stdin JSON error"
+
+printf '   \n\t\n' >"$TMP/blank"
+expect_exit 65 "blank stdin" -- "$MEDIFY" assess <"$TMP/blank"
+
+head -c 10485760 /dev/zero | tr '\0' 'a' >"$TMP/big"
+expect_exit 65 "10 MB stdin" -- "$MEDIFY" assess --json <"$TMP/big"
+contains "$TMP/err" "larger than 65536 bytes" "10 MB message"
+contains "$TMP/out" '"code":"too_large"' "10 MB JSON error"
+
+head -c 4096 /dev/urandom >"$TMP/bin"
+printf '\0\0\0' >>"$TMP/bin"
+expect_exit 65 "binary stdin" -- "$MEDIFY" assess <"$TMP/bin"
+contains "$TMP/err" "binary" "binary message"
+
+printf 'chest pain \xff\xfe and fever' >"$TMP/utf8"
+expect_exit 65 "invalid UTF-8 stdin" -- "$MEDIFY" assess --json <"$TMP/utf8"
+contains "$TMP/err" "UTF-8" "invalid UTF-8 message"
+contains "$TMP/out" '"code":"invalid_utf8"' "invalid UTF-8 JSON error"
+
+expect_exit 64 "bad --age" -- "$MEDIFY" assess --age lots </dev/null
+expect_exit 64 "bad --sex" -- "$MEDIFY" assess --sex other </dev/null
+expect_exit 64 "unknown option" -- "$MEDIFY" assess --frobnicate </dev/null
+expect_exit 64 "unknown command" -- "$MEDIFY" frobnicate
+expect_exit 66 "explain unknown condition" -- "$MEDIFY" explain --condition no_such_thing <<<"cough"
+
+# --- the assess JSON contract ---------------------------------------------------------
+echo "I have crushing chest pain spreading to my left arm and I'm sweating" >"$TMP/mi"
+expect_exit 0 "assess chest pain" -- "$MEDIFY" assess --age 58 --sex male --json <"$TMP/mi"
+for key in '"triage":{"level":"emergency_ambulance"' '"emergency":true' '"red_flags":[{"id":"cardiac_chest_pain"' \
+  '"observations":[' '"conditions":[' '"next_question":null' '"should_stop":true' \
+  '"patient":{"age":58,"sex":"male"}' '"summary":{"chief_complaint"' '"notice":"medify is not a diagnosis'; do
+  contains "$TMP/out" "$key" "assess JSON"
+done
+if command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert len(d["conditions"])>=10; assert d["conditions"][0]["probability"]>=d["conditions"][1]["probability"]' "$TMP/out" && ok || bad "assess JSON parse/order"
+fi
+
+echo "no chest pain, no trouble breathing, just a runny nose and sneezing" | "$MEDIFY" assess --json >"$TMP/out"
+contains "$TMP/out" '"red_flags":[]' "negated red flags"
+contains "$TMP/out" '"emergency":false' "negated emergency"
+contains "$TMP/out" '"level":"self_care"' "cold is self care"
+
+# --- chat over a pipe -----------------------------------------------------------------
+printf 'I have had a headache for 2 days\nno\nno\nno\nno\n30\nfemale\n1\ndone\n' >"$TMP/chat_in"
+expect_exit 0 "chat pipe" -- "$MEDIFY" chat <"$TMP/chat_in"
+contains "$TMP/out" "CLINICAL SUMMARY" "chat summary"
+contains "$TMP/out" "Chief complaint: Headache" "chat chief complaint"
+contains "$TMP/out" "medify is not a diagnosis" "chat notice"
+
+printf 'my face is drooping on one side and my speech is slurred\n' | "$MEDIFY" chat >"$TMP/out"
+contains "$TMP/out" "!!! emergency_ambulance" "chat emergency banner"
+contains "$TMP/out" "RED FLAGS" "chat emergency summary"
+
+printf 'I want to kill myself\n' | "$MEDIFY" chat >"$TMP/out"
+contains "$TMP/out" "116 123" "crisis resources shown"
+
+expect_exit 0 "chat at EOF" -- "$MEDIFY" chat </dev/null
+contains "$TMP/out" "No symptoms were described" "chat without input"
+
+# --- kb check / stats -----------------------------------------------------------------
+expect_exit 0 "kb check built-in" -- "$MEDIFY" kb check
+expect_exit 0 "kb check source dir" -- "$MEDIFY" kb check --kb "$SRC/data/kb"
+for d in "$SRC"/tests/corrupt/kb/*/; do
+  name=$(basename "$d")
+  expect_exit 78 "kb check corrupt/$name" -- "$MEDIFY" kb check --kb "$d"
+  want=$(cat "$d/EXPECT")
+  contains "$TMP/out" "$want" "kb check corrupt/$name message"
+done
+expect_exit 0 "kb stats" -- "$MEDIFY" kb stats --json
+contains "$TMP/out" '"conditions":' "kb stats JSON"
+MEDIFY_KB=/nonexistent expect_exit 74 "MEDIFY_KB missing dir" -- "$MEDIFY" assess <<<"cough"
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

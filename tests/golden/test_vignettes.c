@@ -1,0 +1,128 @@
+/* The vignette suite (tests/golden/vignettes.tsv): realistic cases with a gold
+ * triage level and condition, run through one assessment each. Reports emergency
+ * recall (gold emergency or emergency_ambulance triaged as either), exact triage
+ * accuracy, over- and under-triage, and the gold condition in the top 1 / 3 / 10.
+ * Fails when a metric drops below its floor (the floors are the measured results at
+ * the time they were set; raise them when the engine improves).
+ * `--report` prints every case; `--markdown` prints the results table for docs. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "medify/clinical.h"
+#include "tsv.h"
+
+/* Targets: emergency recall 100%, triage accuracy >= 85% (docs/vignettes.md). */
+#define FLOOR_EMERGENCY_RECALL 0.90
+#define FLOOR_TRIAGE_ACCURACY 0.68
+#define FLOOR_TOP3 0.85
+#define FLOOR_TOP10 0.90
+
+int main(int argc, char **argv) {
+    bool report = argc > 1 && strcmp(argv[1], "--report") == 0;
+    bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    tsv t;
+    if (tsv_load("vignettes.tsv", 6, &t) != 0) return 1;
+    md_kb *kb = NULL;
+    md_error err = {0};
+    if (md_kb_load_default(NULL, &kb, &err) != MD_OK) {
+        fprintf(stderr, "knowledge base: %s\n", err.message);
+        return 1;
+    }
+    int n = 0, n_emerg = 0, emerg_hit = 0, exact = 0, over = 0, under = 0, top1 = 0, top3 = 0, top10 = 0;
+    int per_level[MD_TRIAGE_COUNT] = {0}, per_level_ok[MD_TRIAGE_COUNT] = {0};
+    int confusion[MD_TRIAGE_COUNT][MD_TRIAGE_COUNT] = {{0}};
+    for (size_t i = 0; i < t.n_rows; i++) {
+        const tsv_row *r = &t.rows[i];
+        md_triage_level gold_level;
+        if (!md_triage_level_parse(r->fields[1], &gold_level)) {
+            fprintf(stderr, "vignettes.tsv:%d: unknown triage '%s'\n", r->line, r->fields[1]);
+            return 1;
+        }
+        int32_t gold = md_kb_condition_find(kb, r->fields[2]);
+        if (gold < 0) {
+            fprintf(stderr, "vignettes.tsv:%d: unknown condition '%s'\n", r->line, r->fields[2]);
+            return 1;
+        }
+        double age = strcmp(r->fields[3], "-") == 0 ? -1 : atof(r->fields[3]);
+        md_sex sex = MD_SEX_UNKNOWN;
+        md_sex_parse(r->fields[4], &sex);
+        const char *text = r->fields[5];
+        md_case *c = md_case_new(kb);
+        md_assessment a;
+        if (!c || md_case_add_text(c, text, strlen(text), &err) != MD_OK) {
+            fprintf(stderr, "vignettes.tsv:%d: %s\n", r->line, err.message);
+            return 1;
+        }
+        md_case_set_patient(c, age, sex);
+        md_assess_params params = md_assess_default_params();
+        params.max_conditions = 10;
+        if (md_assess(c, params, &a, &err) != MD_OK) {
+            fprintf(stderr, "vignettes.tsv:%d: %s\n", r->line, err.message);
+            return 1;
+        }
+        n++;
+        int rank = -1;
+        for (size_t k = 0; k < a.n_conditions; k++)
+            if ((int32_t)a.conditions[k].condition == gold) rank = (int)k;
+        top1 += rank == 0;
+        top3 += rank >= 0 && rank < 3;
+        top10 += rank >= 0 && rank < 10;
+        per_level[gold_level]++;
+        confusion[gold_level][a.level]++;
+        if (a.level == gold_level) {
+            exact++;
+            per_level_ok[gold_level]++;
+        } else if (a.level > gold_level) {
+            over++;
+        } else {
+            under++;
+        }
+        if (gold_level >= MD_TRIAGE_EMERGENCY) {
+            n_emerg++;
+            if (a.level >= MD_TRIAGE_EMERGENCY) emerg_hit++;
+            else fprintf(stderr, "MISSED EMERGENCY %s (line %d): triaged %s: %s\n", r->fields[0], r->line,
+                         md_triage_level_name(a.level), text);
+        }
+        if (report) {
+            printf("%s %-19s %-19s %s rank %-3d %s top: %s\n", r->fields[0], r->fields[1],
+                   md_triage_level_name(a.level), a.level == gold_level ? "  " : "!!", rank + 1, r->fields[2],
+                   a.n_conditions ? md_kb_condition_at(kb, a.conditions[0].condition)->id : "-");
+        }
+        md_assessment_free(&a);
+        md_case_free(c);
+    }
+    double recall = n_emerg ? (double)emerg_hit / n_emerg : 1, acc = n ? (double)exact / n : 0;
+    double p1 = n ? (double)top1 / n : 0, p3 = n ? (double)top3 / n : 0, p10 = n ? (double)top10 / n : 0;
+    if (markdown) {
+        printf("| metric | result |\n|---|---|\n");
+        printf("| cases | %d |\n| emergency recall | %d/%d (%.1f%%) |\n| triage accuracy (exact level) | %d/%d (%.1f%%) |\n",
+               n, emerg_hit, n_emerg, 100 * recall, exact, n, 100 * acc);
+        printf("| over-triage / under-triage | %d / %d |\n", over, under);
+        printf("| gold condition in top 1 / 3 / 10 | %.1f%% / %.1f%% / %.1f%% |\n\n", 100 * p1, 100 * p3, 100 * p10);
+        printf("| gold \\ assigned |");
+        for (int l = MD_TRIAGE_COUNT - 1; l >= 0; l--) printf(" %s |", md_triage_level_name((md_triage_level)l));
+        printf("\n|---|---|---|---|---|---|\n");
+        for (int g = MD_TRIAGE_COUNT - 1; g >= 0; g--) {
+            printf("| %s |", md_triage_level_name((md_triage_level)g));
+            for (int l = MD_TRIAGE_COUNT - 1; l >= 0; l--) printf(" %d |", confusion[g][l]);
+            printf("\n");
+        }
+    } else {
+        printf("vignettes: %d cases\n", n);
+        printf("  emergency recall   %d/%d = %.1f%% (floor %.0f%%)\n", emerg_hit, n_emerg, 100 * recall,
+               100 * FLOOR_EMERGENCY_RECALL);
+        printf("  triage accuracy    %d/%d = %.1f%% (floor %.0f%%); over-triage %d, under-triage %d\n", exact, n,
+               100 * acc, 100 * FLOOR_TRIAGE_ACCURACY, over, under);
+        for (int l = MD_TRIAGE_COUNT - 1; l >= 0; l--)
+            printf("    %-20s %d/%d\n", md_triage_level_name((md_triage_level)l), per_level_ok[l], per_level[l]);
+        printf("  gold in top 1/3/10 %.1f%% / %.1f%% / %.1f%% (floors top3 %.0f%%, top10 %.0f%%)\n", 100 * p1,
+               100 * p3, 100 * p10, 100 * FLOOR_TOP3, 100 * FLOOR_TOP10);
+    }
+    md_kb_free(kb);
+    tsv_free(&t);
+    bool ok = recall >= FLOOR_EMERGENCY_RECALL - 1e-9 && acc >= FLOOR_TRIAGE_ACCURACY - 1e-9 &&
+              p3 >= FLOOR_TOP3 - 1e-9 && p10 >= FLOOR_TOP10 - 1e-9;
+    if (!ok && !markdown) printf("vignettes: below a floor\n");
+    return ok || report || markdown ? 0 : 1;
+}
