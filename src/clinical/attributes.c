@@ -271,7 +271,14 @@ void attributes_apply(parse_state *ps) {
                     j += 2;
                 }
             }
-            if (v <= MAX_DURATION_UNITS && unit_at(ps, j, &hours) && !norm_is(ps, j + 1, "old") && !age_context(ps, i) &&
+            /* "every couple of months", "twice a week": a frequency, not a duration */
+            bool frequency = i > 0 && (norm_is(ps, i - 1, "every") || norm_is(ps, i - 1, "each") ||
+                                       norm_is(ps, i - 1, "per") || norm_is(ps, i - 1, "times") ||
+                                       norm_is(ps, i - 1, "once") || norm_is(ps, i - 1, "twice"));
+            if (i > 1 && (norm_is(ps, i - 1, "a") || norm_is(ps, i - 1, "an")) &&
+                (norm_is(ps, i - 2, "once") || norm_is(ps, i - 2, "twice") || norm_is(ps, i - 2, "times")))
+                frequency = true;
+            if (!frequency && v <= MAX_DURATION_UNITS && unit_at(ps, j, &hours) && !norm_is(ps, j + 1, "old") && !age_context(ps, i) &&
                 !(at(ps, j)->norm[0] == 'h' && at(ps, j)->norm[1] == '\0' && x->kind != TOK_NUMBER)) {
                 set_duration(ps, i, v * hours);
                 i = j;

@@ -24,6 +24,7 @@ typedef struct tok {
     char punct;     /* TOK_PUNCT character */
     int32_t word;   /* interned vocabulary id of stem (after spelling correction), -1 if none */
     uint64_t lex;   /* lexicon bits: which word lists have an entry starting with norm */
+    bool corrected; /* `word` came from spelling correction */
     int32_t finding;/* index of the match that claimed this token, -1 if none */
 } tok;
 

@@ -258,9 +258,31 @@ static const char *const k_systems[] = {
 
 static const char *const k_bands[MD_AGE_BAND_COUNT] = {"infant", "child", "adolescent", "adult", "older"};
 
+/* Keys that take one value: giving one twice is an error (the second would silently
+ * win otherwise). List keys (synonyms, evidence, ...) may repeat. */
+static void check_single_keys(loader *ld, const stanza *s, const char *const *keys, size_t n_keys) {
+    for (size_t i = 0; i < s->kvs.n; i++) {
+        const kv *a = md_vec_at(&s->kvs, i);
+        bool single = false;
+        for (size_t k = 0; k < n_keys; k++)
+            if (strcmp(a->key, keys[k]) == 0) single = true;
+        if (!single) continue;
+        for (size_t j = 0; j < i; j++) {
+            const kv *b = md_vec_at(&s->kvs, j);
+            if (strcmp(a->key, b->key) == 0) {
+                diag(ld, s->file, a->line, "%s '%s': '%s' is given twice (first at line %d)", k_stanza_names[s->type],
+                     s->id, a->key, b->line);
+                break;
+            }
+        }
+    }
+}
+
 /* ---- observations ------------------------------------------------------------------ */
 
 static void build_observation(loader *ld, const stanza *s, md_kb_observation *o) {
+    static const char *const single[] = {"name", "kind", "question", "base_rate", "history", "family"};
+    check_single_keys(ld, s, single, MD_ARRAY_LEN(single));
     o->id = s->id;
     o->file = s->file;
     o->line = s->line;
@@ -422,6 +444,8 @@ static void parse_evidence(loader *ld, const stanza *s, kv *item, md_kb_conditio
 }
 
 static void build_condition(loader *ld, const stanza *s, md_kb_condition *c) {
+    static const char *const single[] = {"name", "system", "severity", "triage", "prior", "sex"};
+    check_single_keys(ld, s, single, MD_ARRAY_LEN(single));
     c->id = s->id;
     c->file = s->file;
     c->line = s->line;
@@ -493,6 +517,8 @@ static void build_condition(loader *ld, const stanza *s, md_kb_condition *c) {
 /* ---- questions --------------------------------------------------------------------- */
 
 static void build_question(loader *ld, const stanza *s, md_kb_question *q) {
+    static const char *const single[] = {"text"};
+    check_single_keys(ld, s, single, MD_ARRAY_LEN(single));
     q->id = s->id;
     q->file = s->file;
     q->line = s->line;
@@ -588,6 +614,8 @@ bad:
 }
 
 static void build_redflag(loader *ld, const stanza *s, md_kb_redflag *r) {
+    static const char *const single[] = {"name", "level", "guidance", "crisis"};
+    check_single_keys(ld, s, single, MD_ARRAY_LEN(single));
     r->id = s->id;
     r->file = s->file;
     r->line = s->line;

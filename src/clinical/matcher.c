@@ -21,6 +21,9 @@
 
 #define MAX_SKIP 3           /* filler words allowed between two phrase words */
 #define MIN_CORRECT_LEN 5    /* shorter words are never spelling-corrected */
+/* A corrected word standing alone as a whole finding must be longer: short everyday
+ * words sit one letter away from symptom words ("skinny" / "spinny"). */
+#define MIN_CORRECT_ALONE_LEN 7
 #define AMBIGUOUS UINT64_MAX
 
 typedef struct node {
@@ -239,12 +242,14 @@ void matcher_resolve_words(const matcher *m, tok_list *toks) {
     for (size_t i = 0; i < toks->n; i++) {
         tok *t = &toks->items[i];
         t->word = -1;
+        t->corrected = false;
         if (t->kind == TOK_PUNCT) continue;
         t->word = matcher_lookup(m, t->stem);
         if (t->word < 0 && t->kind == TOK_WORD) {
             /* Never "correct" the words the context scanners rely on. */
             if (IS_FILLER(t) || IS_NEGATION(t)) continue;
             t->word = correct(m, t->stem);
+            t->corrected = t->word >= 0;
         }
     }
 }
@@ -266,7 +271,8 @@ static void dfs(const matcher *m, const tok_list *toks, const uint8_t *flags, ui
         int32_t next = edge_get(m, cur, t->word);
         if (next >= 0) {
             const node *nd = &m->nodes[next];
-            if (nd->obs >= 0 &&
+            bool weak_alone = nd->depth == 1 && t->corrected && strlen(t->norm) < MIN_CORRECT_ALONE_LEN;
+            if (nd->obs >= 0 && !weak_alone &&
                 (nd->depth > b->depth || (nd->depth == b->depth && j + 1 < b->end))) {
                 b->obs = nd->obs;
                 b->end = j + 1;

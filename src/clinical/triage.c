@@ -15,12 +15,15 @@
 #include "clinical/internal.h"
 
 /* Probability at which a condition may pull triage up to a level, by severity:
- * {ambulance, emergency, consultation_24, consultation}. */
+ * {ambulance, emergency, consultation_24, consultation}. Urgent levels need little
+ * probability when the condition is dangerous (missing it is the costly error); a
+ * routine appointment is advised only for a condition that leads the differential,
+ * or for a serious one that is a real possibility. */
 static const double k_caps[4][4] = {
-    [MD_SEVERITY_MILD] = {0.50, 0.40, 0.15, 0.05},
-    [MD_SEVERITY_MODERATE] = {0.40, 0.25, 0.10, 0.04},
-    [MD_SEVERITY_SEVERE] = {0.30, 0.12, 0.06, 0.03},
-    [MD_SEVERITY_CRITICAL] = {0.20, 0.06, 0.03, 0.02},
+    [MD_SEVERITY_MILD] = {0.60, 0.50, 0.35, 0.35},
+    [MD_SEVERITY_MODERATE] = {0.50, 0.35, 0.20, 0.30},
+    [MD_SEVERITY_SEVERE] = {0.35, 0.15, 0.08, 0.15},
+    [MD_SEVERITY_CRITICAL] = {0.20, 0.07, 0.04, 0.04},
 };
 
 #define SEVERE_SYMPTOM_SCORE 8.0     /* 8/10 or worse */
@@ -58,7 +61,7 @@ static void raise_to(triage_acc *t, md_triage_level level, const char *fmt, ...)
 static md_triage_level cap_for(const md_kb_condition *cond, double p) {
     const double *caps = k_caps[cond->severity];
     md_triage_level cap = MD_TRIAGE_SELF_CARE;
-    if (p >= caps[3]) cap = MD_TRIAGE_CONSULTATION;
+    if (p >= caps[3] || p >= caps[2]) cap = MD_TRIAGE_CONSULTATION;
     if (p >= caps[2]) cap = MD_TRIAGE_CONSULTATION_24;
     if (p >= caps[1]) cap = MD_TRIAGE_EMERGENCY;
     if (p >= caps[0]) cap = MD_TRIAGE_EMERGENCY_AMBULANCE;

@@ -32,6 +32,7 @@ static const bad_case k_cases[] = {
     {"missing name", "observation a\n  kind: symptom\n  synonyms: aaa\n  question: A?\n", 1, "missing 'name'"},
     {"bad kind", "observation a\n  name: A\n  kind: feeling\n  synonyms: aaa\n  question: A?\n", 3, "kind 'feeling'"},
     {"bad base rate", OBS_OK "  base_rate: 1.5\n", 6, "base_rate must be a number in (0, 1)"},
+    {"key given twice", OBS_OK "  base_rate: 0.1\n  base_rate: 0.2\n", 7, "'base_rate' is given twice (first at line 6)"},
     {"dangling screen", OBS_OK "  screen: nope\n", 6, "unknown observation 'nope'"},
     {"bad attribute", OBS_OK "  attributes: colour\n", 6, "unknown attribute 'colour'"},
     {"synonym conflict", OBS_OK "observation b\n  name: B\n  kind: symptom\n  synonyms: aaa\n  question: B?\n", 6,
@@ -44,8 +45,14 @@ static const bad_case k_cases[] = {
             "  prior: infant=1 child=1 adolescent=1 adult=1\n  evidence: a 0.5\n  next_steps: rest\n  guidelines: X\n",
      12, "prior is missing band 'older'"},
     {"bad icd10", OBS_OK COND_OK("  icd10: 123\n"), 16, "'123' is not an ICD-10-CM code"},
-    {"unknown system", OBS_OK COND_OK("  system: plumbing\n"), 16, "unknown system 'plumbing'"},
-    {"unknown triage", OBS_OK COND_OK("  triage: later\n"), 16, "unknown triage level 'later'"},
+    {"unknown system",
+     OBS_OK "condition c\n  name: C\n  icd10: J00\n  system: plumbing\n  severity: mild\n  triage: self_care\n"
+            "  prior: infant=1 child=1 adolescent=1 adult=1 older=1\n  evidence: a 0.5\n  next_steps: rest\n  guidelines: X\n",
+     9, "unknown system 'plumbing'"},
+    {"unknown triage",
+     OBS_OK "condition c\n  name: C\n  icd10: J00\n  system: general\n  severity: mild\n  triage: later\n"
+            "  prior: infant=1 child=1 adolescent=1 adult=1 older=1\n  evidence: a 0.5\n  next_steps: rest\n  guidelines: X\n",
+     11, "unknown triage level 'later'"},
     {"negative sex multiplier", OBS_OK COND_OK("  sex: female=-1\n"), 16, "sex entries"},
     {"missing evidence",
      OBS_OK "condition c\n  name: C\n  icd10: J00\n  system: general\n  severity: mild\n  triage: self_care\n"
