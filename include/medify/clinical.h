@@ -204,6 +204,7 @@ typedef enum md_rf_term_type {
 typedef struct md_rf_term {
     md_rf_term_type type;
     uint32_t obs;         /* MD_RF_TERM_OBS */
+    bool negated;         /* "!obs": holds when the observation is NOT present now */
     md_onset onset;       /* required onset, UNKNOWN = any */
     double min_severity;  /* required severity (0–10), < 0 = any */
     double age_years;     /* AGE_LT / AGE_GE */

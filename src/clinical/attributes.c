@@ -239,6 +239,8 @@ static bool temperature_at(const parse_state *ps, size_t i, double *celsius) {
         if (strcmp(x->norm, "degrees") == 0 || strcmp(x->norm, "deg") == 0) near_word = true;
     }
     if (!near_word && !fahrenheit && !celsius_word) return false;
+    /* "42 F", "40F", "35 M": an age and a sex, not a temperature */
+    if (v < 90 && (fahrenheit || norm_is(ps, i + 1, "m"))) return false;
     if ((fahrenheit || v >= 93) && v >= 90 && v <= 112) {
         *celsius = (v - 32.0) * 5.0 / 9.0;
         return true;
@@ -317,6 +319,12 @@ void attributes_apply(parse_state *ps) {
                                   norm_is(ps, i - 1, "so") || norm_is(ps, i - 1, "extremely")))
                         sev = sev + 1 > 10 ? 10 : sev + 1;
                     if (i > 0 && norm_is(ps, i - 1, "not")) break; /* "not severe" */
+                    /* "worst on sunny days", "worst in the morning": when, not how bad */
+                    if (strcmp(x->norm, "worst") == 0 &&
+                        (norm_is(ps, i + 1, "on") || norm_is(ps, i + 1, "in") || norm_is(ps, i + 1, "at") ||
+                         norm_is(ps, i + 1, "when") || norm_is(ps, i + 1, "during") || norm_is(ps, i + 1, "after") ||
+                         norm_is(ps, i + 1, "first") || norm_is(ps, i + 1, "before")))
+                        break;
                     set_severity(ps, i, sev);
                     break;
                 }
@@ -344,9 +352,12 @@ void attributes_apply(parse_state *ps) {
                 if (ps->findings[m].obs == (uint32_t)fever) f = (int32_t)m;
             if (f >= 0) {
                 if (v > ps->findings[f].attrs.temperature_c) ps->findings[f].attrs.temperature_c = v;
+                /* A measured temperature outranks the word: "no fever, temp 38.6" is a fever. */
                 if (v >= FEVER_THRESHOLD_C && ps->findings[f].status != MD_OBS_STATUS_PRESENT &&
                     ps->findings[f].context == MD_OBS_CONTEXT_CURRENT)
                     ps->findings[f].status = MD_OBS_STATUS_PRESENT;
+                else if (v < NORMAL_MAX_C && ps->findings[f].context == MD_OBS_CONTEXT_CURRENT)
+                    ps->findings[f].status = MD_OBS_STATUS_ABSENT;
             } else if (v >= FEVER_THRESHOLD_C) {
                 (void)add_finding(ps, (uint32_t)fever, MD_OBS_STATUS_PRESENT, x->begin, x->end, v);
             } else if (v < NORMAL_MAX_C) {

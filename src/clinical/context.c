@@ -52,9 +52,13 @@ static const char *const k_pre_negation[] = {
     "free of", "absence of", "nor", "neither", "dont have", "dont get", "dont feel", "dont",
     "doesnt", "didnt", "havent", "hasnt", "hadnt", "isnt", "arent", "wasnt", "werent",
     "no sign of", "no signs of", "no evidence of", "none", "zero", "nothing like", "no longer",
-    "not any", "no more", "nope",
+    "not any", "no more", "nope", "nobody", "no one", "noone", "none of us", "not one",
 };
 
+/* "temperature normal", "breathing is fine": a normal finding, after it. */
+static const char *const k_post_normal[] = {"normal", "fine", "ok", "okay", "good", "unremarkable", "settled"};
+static const char *const k_normal_glue[] = {"is", "was", "are", "seems", "been", "all", "completely", "totally",
+                                           "perfectly", "looks", "looked", "feels", "has", "have"};
 /* Looked for right after a finding (allowing ':' '?' ',' between), then a break. */
 static const char *const k_post_negation_tight[] = {"no", "none", "nope", "negative", "denied", "denies", "absent", "nil"};
 static const char *const k_resolution_adverbs[] = {"now", "completely", "totally", "already", "thankfully",
@@ -486,6 +490,19 @@ void context_apply(parse_state *ps) {
             i++;
             continue;
         }
+        if (TIN(x, k_post_normal) && i > 0 &&
+            (i + 1 >= t->n || t->items[i + 1].kind == TOK_PUNCT || tok_is(&t->items[i + 1], "and") ||
+             tok_is(&t->items[i + 1], "but") || tok_is(&t->items[i + 1], "now"))) {
+            size_t k = i;
+            while (k > 0 && t->items[k - 1].finding < 0 && t->items[k - 1].kind == TOK_WORD &&
+                   TIN(&t->items[k - 1], k_normal_glue))
+                k--;
+            if (k > 0 && t->items[k - 1].finding >= 0 && ps->findings[t->items[k - 1].finding].status == MD_OBS_STATUS_PRESENT) {
+                ps->findings[t->items[k - 1].finding].status = MD_OBS_STATUS_ABSENT;
+                i++;
+                continue;
+            }
+        }
         if ((n = phrase_at(t, i, SET(k_pre_negation))) > 0) {
             forward_scope(ps, i + n, SCOPE_TOKENS, false, set_absent, NULL);
             i += n;
@@ -564,6 +581,8 @@ md_status context_lexicon(md_map *lx) {
     ADD(k_new_subject);
     ADD(k_novelty);
     ADD(k_hypothetical_questions);
+    ADD(k_post_normal);
+    ADD(k_normal_glue);
 #undef ADD
     return st;
 }

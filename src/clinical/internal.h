@@ -55,7 +55,8 @@ typedef enum lex_list {
     LEX_k_pseudo, LEX_k_uncertain, LEX_k_pre_negation, LEX_k_post_negation_tight, LEX_k_resolution_adverbs,
     LEX_k_post_negation, LEX_k_hypothetical, LEX_k_historical, LEX_k_ongoing, LEX_k_relatives_family,
     LEX_k_relatives_proxy, LEX_k_past_markers, LEX_k_strong_past, LEX_k_acute_markers, LEX_k_in_family,
-    LEX_k_terminators, LEX_k_new_subject, LEX_k_novelty, LEX_k_hypothetical_questions,
+    LEX_k_terminators, LEX_k_new_subject, LEX_k_novelty, LEX_k_hypothetical_questions, LEX_k_post_normal,
+    LEX_k_normal_glue,
     /* matcher.c */
     LEX_k_fillers, LEX_k_negations,
     /* attributes.c */

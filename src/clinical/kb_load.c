@@ -583,6 +583,10 @@ static bool parse_term(loader *ld, const stanza *s, const kv *item, char *t, md_
         return true;
     }
     out->type = MD_RF_TERM_OBS;
+    if (*t == '!') {
+        out->negated = true;
+        t = trim(t + 1);
+    }
     char *br = strchr(t, '[');
     if (br) {
         size_t n = strlen(br);
@@ -650,11 +654,11 @@ static void build_redflag(loader *ld, const stanza *s, md_kb_redflag *r) {
             for (char *t = strtok_r(item->value, "+", &save); t; t = strtok_r(NULL, "+", &save)) {
                 t = trim(t);
                 if (!parse_term(ld, s, item, t, &terms[k])) ok = false;
-                else if (terms[k].type == MD_RF_TERM_OBS) has_obs = true;
+                else if (terms[k].type == MD_RF_TERM_OBS && !terms[k].negated) has_obs = true;
                 k++;
             }
             if (ok && !has_obs) {
-                diag(ld, s->file, item->line, "redflag '%s': a trigger needs at least one observation", s->id);
+                diag(ld, s->file, item->line, "redflag '%s': a trigger needs at least one observation that must be present", s->id);
                 ok = false;
             }
             if (!ok) continue;

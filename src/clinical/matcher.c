@@ -54,7 +54,7 @@ static const char *const k_fillers[] = {
     "sometimes", "always", "still",   "now",       "again",   "often",   "real",   "super",
     "mild",   "severe",   "sharp",    "dull",      "massive", "huge",    "intense","of",
     "in",     "on",       "around",   "whole",     "entire",  "feeling", "having", "like",
-    "became", "become",   "becomes",  "turned",    "turning",
+    "became", "become",   "becomes",  "turned",    "turning", "has",     "have",    "had",
 };
 
 static const char *const k_negations[] = {

@@ -1,6 +1,8 @@
 /* Red-flag rules (data/kb/redflags.kb), evaluated on every assessment.
  *
  * A flag fires when any of its triggers holds; a trigger holds when every term does.
+ * A term "!obs" holds when the observation is not present (so "syncope + !vasovagal_trigger"
+ * leaves out the simple faint at a blood test).
  * An observation term needs the finding present in the patient's current episode —
  * never a negated, hypothetical, historical or relative's mention — and the attribute
  * conditions it names (onset, minimum severity). Patient terms need the age or sex to
@@ -14,6 +16,7 @@ static bool term_holds(const md_case *c, const md_rf_term *t) {
     switch (t->type) {
     case MD_RF_TERM_OBS: {
         const md_case_entry *e = &c->entries[t->obs];
+        if (t->negated) return !entry_present_now(e);
         if (!entry_present_now(e)) return false;
         if (t->onset != MD_ONSET_UNKNOWN && e->attrs.onset != t->onset) return false;
         if (t->min_severity >= 0 && e->attrs.severity < t->min_severity) return false;
@@ -39,7 +42,8 @@ md_status redflags_evaluate(const md_case *c, md_vec *hits) {
             int32_t first_obs = -1;
             for (size_t k = 0; k < trig->n_terms && all; k++) {
                 all = term_holds(c, &trig->terms[k]);
-                if (trig->terms[k].type == MD_RF_TERM_OBS && first_obs < 0) first_obs = (int32_t)trig->terms[k].obs;
+                if (trig->terms[k].type == MD_RF_TERM_OBS && !trig->terms[k].negated && first_obs < 0)
+                    first_obs = (int32_t)trig->terms[k].obs;
             }
             if (!all || first_obs < 0) continue;
             const md_case_entry *e = &c->entries[first_obs];

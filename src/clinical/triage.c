@@ -1,10 +1,10 @@
 /* Triage: the most urgent of three independent sources, each giving its reasons.
  *
  *   1. Red flags: a fired flag sets at least its own level.
- *   2. The differential: each likely condition pulls the level up to its default
- *      triage, capped by how likely it is (a 3% chance of appendicitis justifies a
- *      same-day review, not an ambulance). Critical conditions use lower thresholds:
- *      under-triage of an emergency is the worst error this system can make.
+ *   2. The differential: by mass (how likely it is that the patient needs at least a
+ *      level) and by danger (a severe or critical condition raises triage on its own
+ *      at small probabilities: under-triage of an emergency is the worst error this
+ *      system can make). Both rules are described next to their thresholds below.
  *   3. Finding rules that hold whatever the diagnosis (severe pain, very high fever,
  *      fever in young infants or the immunosuppressed, symptoms for three weeks).
  * Thresholds are named below; the vignette suite (tests/golden/vignettes.tsv) measures
@@ -14,14 +14,26 @@
 
 #include "clinical/internal.h"
 
-/* Probability at which a condition may pull triage up to a level, by severity:
- * {ambulance, emergency, consultation_24, consultation}. Urgent levels need little
- * probability when the condition is dangerous (missing it is the costly error); a
- * routine appointment is advised only for a condition that leads the differential,
- * or for a serious one that is a real possibility. */
-static const double k_caps[4][4] = {
-    [MD_SEVERITY_MILD] = {0.60, 0.50, 0.35, 0.35},
-    [MD_SEVERITY_MODERATE] = {0.50, 0.35, 0.20, 0.30},
+/* The differential sets triage two ways, and the more urgent wins:
+ *  - by mass: the probability that the patient needs at least level L is the summed
+ *    probability of the conditions whose default triage is L or more urgent; the
+ *    level is the most urgent L whose mass reaches k_mass_threshold[L]. A routine
+ *    appointment needs the conditions that warrant one to be the likelier story.
+ *  - by danger: a severe or critical condition pulls triage up on its own at small
+ *    probabilities (k_danger_caps), because missing it is the costly error. */
+static const double k_mass_threshold[MD_TRIAGE_COUNT] = {
+    [MD_TRIAGE_SELF_CARE] = 0.0,
+    [MD_TRIAGE_CONSULTATION] = 0.45,
+    [MD_TRIAGE_CONSULTATION_24] = 0.35,
+    [MD_TRIAGE_EMERGENCY] = 0.20,
+    [MD_TRIAGE_EMERGENCY_AMBULANCE] = 0.25,
+};
+
+/* {ambulance, emergency, consultation_24, consultation} per severity; mild and moderate
+ * conditions act through the mass rule only. */
+static const double k_danger_caps[4][4] = {
+    [MD_SEVERITY_MILD] = {2, 2, 2, 2},
+    [MD_SEVERITY_MODERATE] = {2, 2, 2, 2},
     [MD_SEVERITY_SEVERE] = {0.35, 0.15, 0.08, 0.15},
     [MD_SEVERITY_CRITICAL] = {0.20, 0.07, 0.04, 0.04},
 };
@@ -59,7 +71,7 @@ static void raise_to(triage_acc *t, md_triage_level level, const char *fmt, ...)
 }
 
 static md_triage_level cap_for(const md_kb_condition *cond, double p) {
-    const double *caps = k_caps[cond->severity];
+    const double *caps = k_danger_caps[cond->severity];
     md_triage_level cap = MD_TRIAGE_SELF_CARE;
     if (p >= caps[3] || p >= caps[2]) cap = MD_TRIAGE_CONSULTATION;
     if (p >= caps[2]) cap = MD_TRIAGE_CONSULTATION_24;
@@ -83,6 +95,20 @@ md_status triage_decide(const md_case *c, const md_redflag_hit *hits, size_t n_h
         raise_to(&t, rf->level, "Red flag: %s", rf->name);
     }
 
+    double mass[MD_TRIAGE_COUNT] = {0};
+    for (size_t i = 0; i < n_ranked; i++)
+        for (int l = 0; l <= (int)kb->cond[ranked[i].condition].triage; l++) mass[l] += ranked[i].probability;
+    for (int l = MD_TRIAGE_EMERGENCY_AMBULANCE; l > MD_TRIAGE_SELF_CARE; l--) {
+        if (mass[l] < k_mass_threshold[l]) continue;
+        /* name the likeliest condition that needs this level */
+        for (size_t i = 0; i < n_ranked; i++) {
+            const md_kb_condition *cond = &kb->cond[ranked[i].condition];
+            if ((int)cond->triage < l) continue;
+            raise_to(&t, (md_triage_level)l, "Likely %s (%.0f%%)", cond->name, ranked[i].probability * 100);
+            break;
+        }
+        break;
+    }
     for (size_t i = 0; i < n_ranked; i++) {
         const md_kb_condition *cond = &kb->cond[ranked[i].condition];
         md_triage_level lvl = cap_for(cond, ranked[i].probability);
