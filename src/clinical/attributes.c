@@ -152,8 +152,11 @@ static bool unit_at(const parse_state *ps, size_t i, double *hours) {
 
 static bool is_sentence_break(const tok *t) { return tok_is_clause_break(t); }
 
-/* Nearest present finding to token i within its sentence; -1 if none. */
-static int32_t nearest_finding(const parse_state *ps, size_t i) {
+/* Nearest present finding to token i within its sentence and max_dist tokens; -1 if none. */
+static int32_t nearest_finding_within(const parse_state *ps, size_t i, size_t max_dist);
+static int32_t nearest_finding(const parse_state *ps, size_t i) { return nearest_finding_within(ps, i, SIZE_MAX); }
+
+static int32_t nearest_finding_within(const parse_state *ps, size_t i, size_t max_dist) {
     const tok_list *t = &ps->toks;
     if (t->items[i].finding >= 0 && ps->findings[t->items[i].finding].status == MD_OBS_STATUS_PRESENT)
         return t->items[i].finding;
@@ -177,6 +180,8 @@ static int32_t nearest_finding(const parse_state *ps, size_t i) {
             break;
         }
     }
+    if (d_before > max_dist) before = -1;
+    if (d_after > max_dist) after = -1;
     if (before < 0) return after;
     if (after < 0) return before;
     return d_after < d_before ? after : before;
@@ -196,6 +201,16 @@ static void set_duration(parse_state *ps, size_t i, double hours) {
         if (g >= 0 && ps->findings[g].status == MD_OBS_STATUS_PRESENT && ps->findings[g].attrs.duration_hours < 0)
             ps->findings[g].attrs.duration_hours = hours;
     }
+}
+
+/* Severity words describe the finding next to them ("severe headache", "headache is
+ * terrible"), not one across the sentence ("feel like a terrible mum"); scores such as
+ * "8/10" may stand further away. */
+#define SEVERITY_WORD_REACH 3
+
+static void set_severity_near(parse_state *ps, size_t i, double v, size_t reach) {
+    int32_t f = nearest_finding_within(ps, i, reach);
+    if (f >= 0 && v > ps->findings[f].attrs.severity) ps->findings[f].attrs.severity = v;
 }
 
 static void set_severity(parse_state *ps, size_t i, double v) {
@@ -280,7 +295,10 @@ void attributes_apply(parse_state *ps) {
             if (i > 1 && (norm_is(ps, i - 1, "a") || norm_is(ps, i - 1, "an")) &&
                 (norm_is(ps, i - 2, "once") || norm_is(ps, i - 2, "twice") || norm_is(ps, i - 2, "times")))
                 frequency = true;
-            if (!frequency && v <= MAX_DURATION_UNITS && unit_at(ps, j, &hours) && !norm_is(ps, j + 1, "old") && !age_context(ps, i) &&
+            /* "7 weeks pregnant", "32 weeks gestation": how far along, not how long */
+            bool gestation = norm_is(ps, j + 1, "pregnant") || norm_is(ps, j + 1, "gestation") ||
+                             norm_is(ps, j + 1, "along") || norm_is(ps, j + 1, "pg");
+            if (!frequency && !gestation && v <= MAX_DURATION_UNITS && unit_at(ps, j, &hours) && !norm_is(ps, j + 1, "old") && !age_context(ps, i) &&
                 !(at(ps, j)->norm[0] == 'h' && at(ps, j)->norm[1] == '\0' && x->kind != TOK_NUMBER)) {
                 set_duration(ps, i, v * hours);
                 i = j;
@@ -325,7 +343,7 @@ void attributes_apply(parse_state *ps) {
                          norm_is(ps, i + 1, "when") || norm_is(ps, i + 1, "during") || norm_is(ps, i + 1, "after") ||
                          norm_is(ps, i + 1, "first") || norm_is(ps, i + 1, "before")))
                         break;
-                    set_severity(ps, i, sev);
+                    set_severity_near(ps, i, sev, SEVERITY_WORD_REACH);
                     break;
                 }
             if (TIN(x, k_sudden) || (k = phrases_at(ps, i, k_sudden_phrases, MD_ARRAY_LEN(k_sudden_phrases), LEX_k_sudden_phrases))) {

@@ -293,6 +293,8 @@ size_t matcher_scan(const matcher *m, const tok_list *toks, match *out) {
     for (size_t i = 0; i < toks->n; i++) {
         const tok *t = &toks->items[i];
         flags[i] = 0;
+        /* a comma between two words of a phrase ("red, hot, swollen") is skipped too */
+        if (t->kind == TOK_PUNCT && t->punct == ',') flags[i] = FLAG_FILLER;
         if (t->kind != TOK_WORD) continue;
         if (IS_FILLER(t)) flags[i] |= FLAG_FILLER;
         if (IS_NEGATION(t)) flags[i] |= FLAG_NEGATION;

@@ -53,6 +53,7 @@ typedef struct triage_acc {
     reason items[32];
     size_t n;
     md_arena *arena;
+    int32_t named; /* condition named by the mass rule, -1 if none */
 } triage_acc;
 
 static void raise_to(triage_acc *t, md_triage_level level, const char *fmt, ...) MD_PRINTF(3, 4);
@@ -88,7 +89,7 @@ static bool present(const md_case *c, const char *id) {
 md_status triage_decide(const md_case *c, const md_redflag_hit *hits, size_t n_hits,
                         const md_ranked_condition *ranked, size_t n_ranked, md_assessment *a) {
     const md_kb *kb = c->kb;
-    triage_acc t = {MD_TRIAGE_SELF_CARE, {{0}}, 0, &a->arena};
+    triage_acc t = {MD_TRIAGE_SELF_CARE, {{0}}, 0, &a->arena, -1};
 
     for (size_t i = 0; i < n_hits; i++) {
         const md_kb_redflag *rf = &kb->redflags[hits[i].redflag];
@@ -105,6 +106,7 @@ md_status triage_decide(const md_case *c, const md_redflag_hit *hits, size_t n_h
             const md_kb_condition *cond = &kb->cond[ranked[i].condition];
             if ((int)cond->triage < l) continue;
             raise_to(&t, (md_triage_level)l, "Likely %s (%.0f%%)", cond->name, ranked[i].probability * 100);
+            t.named = (int32_t)ranked[i].condition;
             break;
         }
         break;
@@ -112,8 +114,9 @@ md_status triage_decide(const md_case *c, const md_redflag_hit *hits, size_t n_h
     for (size_t i = 0; i < n_ranked; i++) {
         const md_kb_condition *cond = &kb->cond[ranked[i].condition];
         md_triage_level lvl = cap_for(cond, ranked[i].probability);
-        if (lvl > MD_TRIAGE_SELF_CARE)
-            raise_to(&t, lvl, "Possible %s (%.0f%%)", cond->name, ranked[i].probability * 100);
+        if (lvl <= MD_TRIAGE_SELF_CARE) continue;
+        if (lvl <= t.level && (int32_t)ranked[i].condition == t.named) continue; /* already the reason */
+        raise_to(&t, lvl, "Possible %s (%.0f%%)", cond->name, ranked[i].probability * 100);
     }
 
     bool any_present = false;

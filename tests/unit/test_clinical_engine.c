@@ -117,6 +117,14 @@ static void test_red_flags_and_triage(void) {
     CHECK(r.a.level >= MD_TRIAGE_CONSULTATION_24); /* fever under 6 months still same-day */
     run_free(&r);
 
+    /* "!obs" terms: a faint at a blood test is not an emergency, another faint is */
+    r = assess_text("I fainted at blood test", 20, MD_SEX_FEMALE);
+    CHECK(!has_flag(&r, "fainting"));
+    run_free(&r);
+    r = assess_text("I fainted in the kitchen", 20, MD_SEX_FEMALE);
+    CHECK(has_flag(&r, "fainting"));
+    run_free(&r);
+
     /* severe pain alone raises triage to same-day */
     r = assess_text("headache 9/10", 30, MD_SEX_FEMALE);
     CHECK(r.a.level >= MD_TRIAGE_CONSULTATION_24);

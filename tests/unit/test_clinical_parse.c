@@ -83,6 +83,14 @@ static void test_negation_scope(void) {
     ABSENT("I can't breathe and no chest pain", "chest_pain");
 }
 
+static void test_normal_findings_and_groups(void) {
+    ABSENT("Temperature normal, eating and playing", "fever");
+    ABSENT("temperature is completely normal", "fever");
+    ABSENT("nobody has passed out", "syncope");
+    /* comma-separated adjectives still make one phrase */
+    PRESENT("red, hot, swollen patch on my shin", "skin_redness_swelling");
+}
+
 static void test_uncertain(void) {
     CHECK(status_of("not sure if I have a fever", "fever", NULL) == MD_OBS_STATUS_UNKNOWN);
 }
@@ -166,6 +174,16 @@ static void test_attributes(void) {
     CHECK_EQ_INT(attrs_of("chest pain on the left side", "chest_pain").laterality, MD_LATERALITY_LEFT);
     CHECK_EQ_INT(attrs_of("headache that comes and goes", "headache").frequency, MD_FREQUENCY_INTERMITTENT);
     CHECK_NEAR(attrs_of("fever of 39.5", "fever").temperature_c, 39.5, 1e-9);
+    /* frequency and gestation are not durations */
+    CHECK(attrs_of("headache every couple of months", "headache").duration_hours < 0);
+    CHECK(attrs_of("headache twice a week", "headache").duration_hours < 0);
+    CHECK(attrs_of("headache, I am 7 weeks pregnant", "headache").duration_hours < 0);
+    /* severity words describe the finding beside them, not one across the sentence */
+    CHECK(attrs_of("a terrible week at work and now I have a headache", "headache").severity < 0);
+    CHECK(attrs_of("worst on sunny days, headache", "headache").severity < 0);
+    /* "no fever. 40F" is an age and a sex, not 40 degrees */
+    CHECK(attrs_of("no fever. 40F", "fever").temperature_c < 0);
+    ABSENT("no fever. 40F", "fever");
     CHECK_NEAR(attrs_of("temperature 102 F", "fever").temperature_c, (102 - 32) * 5.0 / 9.0, 1e-9);
     /* a temperature reading alone makes a finding */
     PRESENT("temp is 38.9 degrees", "fever");
@@ -220,6 +238,7 @@ int main(void) {
     test_spelling_correction();
     test_negation();
     test_negation_scope();
+    test_normal_findings_and_groups();
     test_uncertain();
     test_hypothetical();
     test_history_and_family();

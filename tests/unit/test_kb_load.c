@@ -105,7 +105,7 @@ static void test_mini_kb_loads(void) {
     CHECK(kb != NULL);
     if (!kb) return;
     CHECK_EQ_INT(md_kb_n_conditions(kb), 4);
-    CHECK_EQ_INT(md_kb_n_redflags(kb), 6);
+    CHECK_EQ_INT(md_kb_n_redflags(kb), 7);
     CHECK_EQ_INT(md_kb_n_questions(kb), 1);
     int32_t acs = md_kb_condition_find(kb, "acute_coronary_syndrome");
     CHECK(acs >= 0);
