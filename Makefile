@@ -6,7 +6,7 @@ JOBS ?= 2
 MEDIFY_SANITIZE ?=
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(TYPE) -DMEDIFY_SANITIZE=$(MEDIFY_SANITIZE)
 
-.PHONY: all build test demo deps kb-check lint format format-check bench vignettes fuzz clean
+.PHONY: all build test demo deps kb-check lint format format-check bench vignettes vignettes-holdout fuzz clean
 
 all: build
 
@@ -46,6 +46,10 @@ bench: build
 # Prints the vignette report (emergency recall, triage accuracy, top-1/3/10).
 vignettes: build
 	./$(BUILD)/tests/golden/test_vignettes --report
+
+# The held-out suite: written independently and never used for tuning.
+vignettes-holdout: build
+	./$(BUILD)/tests/golden/test_vignettes --holdout
 
 fuzz:
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEDIFY_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \

@@ -121,6 +121,10 @@ static const char *const k_acute_markers[] = {"fell", "fallen", "collapsed", "ju
                                              "currently", "suddenly", "keeps", "having", "cant", "wont",
                                              "morning", "yesterday", "hour", "hours", "minutes"};
 
+/* Words that make what follows "when" a trigger: "worse when I cough". */
+static const char *const k_aggravation[] = {"worse", "hurts", "hurt", "painful", "pain", "sore", "better", "eases",
+                                           "relieved", "aches", "tender", "twinges", "stings", "burns"};
+
 static const char *const k_in_family[] = {"in the family", "in my family", "in our family"};
 
 static const char *const k_terminators[] = {
@@ -535,6 +539,25 @@ void context_apply(parse_state *ps) {
         }
         family_scope(ps, j - 1, false, past);
     }
+    /* "worse when I cough", "hurts when breathing in": the finding after "when" is the
+     * trigger of another symptom, not a symptom the patient reports. */
+    for (size_t m = 0; m < ps->n_matches; m++) {
+        size_t b = ps->matches[m].tok_begin;
+        if (b == 0 || ps->findings[m].status != MD_OBS_STATUS_PRESENT) continue;
+        size_t k = b;
+        if (k > 0 && tok_is(&t->items[k - 1], "i")) k--;
+        if (k == 0 || !(tok_is(&t->items[k - 1], "when") || tok_is(&t->items[k - 1], "whenever") ||
+                        tok_is(&t->items[k - 1], "while") || tok_is(&t->items[k - 1], "on")))
+            continue;
+        for (size_t j = k - 1, steps = 0; j > 0 && steps < 4; j--, steps++) {
+            const tok *y = &t->items[j - 1];
+            if (y->kind == TOK_PUNCT) break;
+            if (y->kind == TOK_WORD && TIN(y, k_aggravation)) {
+                ps->findings[m].status = MD_OBS_STATUS_UNKNOWN;
+                break;
+            }
+        }
+    }
     /* Negation written inside a phrase ("chest doesn't hurt"). */
     for (size_t m = 0; m < ps->n_matches; m++)
         if (ps->matches[m].negated_inside) ps->findings[m].status = MD_OBS_STATUS_ABSENT;
@@ -583,6 +606,7 @@ md_status context_lexicon(md_map *lx) {
     ADD(k_hypothetical_questions);
     ADD(k_post_normal);
     ADD(k_normal_glue);
+    ADD(k_aggravation);
 #undef ADD
     return st;
 }

@@ -46,17 +46,31 @@ double infer_log_lr(const md_kb *kb, const md_kb_evidence *ev, md_obs_status sta
     return log_p(ev->p_present, status) - log_p(kb->obs[ev->obs].base_rate, status);
 }
 
+bool infer_precompute(md_kb *kb) {
+    kb->log_prior = md_arena_calloc(&kb->arena, kb->n_cond * INFER_N_BANDS * 3 + 1, sizeof *kb->log_prior);
+    if (!kb->log_prior) return false;
+    static const double band_age[MD_AGE_BAND_COUNT] = {0.5, 5, 15, 40, 75};
+    for (size_t i = 0; i < kb->n_cond; i++)
+        for (int b = 0; b < INFER_N_BANDS; b++)
+            for (int sx = 0; sx < 3; sx++) {
+                md_patient p = {b < MD_AGE_BAND_COUNT ? band_age[b] : -1, (md_sex)sx};
+                double prior = infer_prior(&kb->cond[i], p);
+                kb->log_prior[(i * INFER_N_BANDS + (size_t)b) * 3 + (size_t)sx] = prior > 0 ? log(prior) : -INFINITY;
+            }
+    return true;
+}
+
 md_status infer_posterior(const md_case *c, double *post) {
     const md_kb *kb = c->kb;
     double max_log = -INFINITY;
+    size_t band = c->patient.age_years >= 0 ? (size_t)md_age_band_of(c->patient.age_years) : MD_AGE_BAND_COUNT;
     for (size_t i = 0; i < kb->n_cond; i++) {
         const md_kb_condition *cond = &kb->cond[i];
-        double prior = infer_prior(cond, c->patient);
-        if (prior <= 0) {
+        double lp = kb->log_prior[(i * INFER_N_BANDS + band) * 3 + (size_t)c->patient.sex];
+        if (isinf(lp)) {
             post[i] = -INFINITY;
             continue;
         }
-        double lp = log(prior);
         for (size_t e = 0; e < cond->n_evidence; e++) {
             const md_kb_evidence *ev = &cond->evidence[e];
             const md_case_entry *en = &c->entries[ev->obs];

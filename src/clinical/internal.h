@@ -56,7 +56,7 @@ typedef enum lex_list {
     LEX_k_post_negation, LEX_k_hypothetical, LEX_k_historical, LEX_k_ongoing, LEX_k_relatives_family,
     LEX_k_relatives_proxy, LEX_k_past_markers, LEX_k_strong_past, LEX_k_acute_markers, LEX_k_in_family,
     LEX_k_terminators, LEX_k_new_subject, LEX_k_novelty, LEX_k_hypothetical_questions, LEX_k_post_normal,
-    LEX_k_normal_glue,
+    LEX_k_normal_glue, LEX_k_aggravation,
     /* matcher.c */
     LEX_k_fillers, LEX_k_negations,
     /* attributes.c */
@@ -124,6 +124,9 @@ struct md_kb {
     md_map obs_ids, cond_ids, question_ids, redflag_ids;
     matcher *matcher;
     md_map lexicon;             /* see lex_list */
+    /* log prior per condition, indexed [cond][band 0-4, 5 = age unknown][md_sex];
+     * -INFINITY where the prior is zero */
+    double *log_prior;
     /* For each observation, the conditions that link it (CSR layout). */
     uint32_t *obs_cond_offsets; /* n_obs + 1 */
     uint32_t *obs_cond;         /* condition indexes */
@@ -166,6 +169,9 @@ void demographics_apply(parse_state *ps);
  * entries and sums to 1 (or all zero when every prior is zero). */
 md_status infer_posterior(const md_case *c, double *post);
 double infer_prior(const md_kb_condition *cond, md_patient patient);
+#define INFER_N_BANDS (MD_AGE_BAND_COUNT + 1) /* the bands plus "age unknown" */
+/* Fills kb->log_prior (arena); false on OOM. */
+bool infer_precompute(md_kb *kb);
 /* log P(status | cond) - log P(status | not linked) for one linked evidence item. */
 double infer_log_lr(const md_kb *kb, const md_kb_evidence *ev, md_obs_status status);
 

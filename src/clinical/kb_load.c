@@ -839,6 +839,7 @@ static void build_all(loader *ld) {
         matcher_lexicon(&kb->lexicon) != MD_OK)
         ld->oom = true;
     build_indexes(ld);
+    if (!infer_precompute(kb)) ld->oom = true;
     /* Log likelihood ratios of every evidence link, so inference adds numbers. */
     for (size_t c = 0; c < kb->n_cond; c++)
         for (size_t e = 0; e < kb->cond[c].n_evidence; e++) {

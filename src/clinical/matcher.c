@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "clinical/internal.h"
+#include "clinical/matcher_bag.h"
 
 #define MAX_SKIP 3           /* filler words allowed between two phrase words */
 #define MIN_CORRECT_LEN 5    /* shorter words are never spelling-corrected */
@@ -40,6 +41,7 @@ struct matcher {
     md_map edges;     /* (node << 32 | word) as 8 bytes → child node */
     md_map deletes;   /* word or one-deletion → word id, AMBIGUOUS when shared */
     md_arena arena;
+    bag_index bags;   /* phrases for out-of-order matching (matcher_bag.c) */
 };
 
 static const char *const k_fillers[] = {
@@ -55,6 +57,7 @@ static const char *const k_fillers[] = {
     "mild",   "severe",   "sharp",    "dull",      "massive", "huge",    "intense","of",
     "in",     "on",       "around",   "whole",     "entire",  "feeling", "having", "like",
     "became", "become",   "becomes",  "turned",    "turning", "has",     "have",    "had",
+    "any",
 };
 
 static const char *const k_negations[] = {
@@ -78,6 +81,7 @@ matcher *matcher_new(void) {
     md_map_init(&m->edges);
     md_map_init(&m->deletes);
     md_arena_init(&m->arena, 0);
+    bag_init(&m->bags);
     m->nodes = md_malloc(64 * sizeof *m->nodes);
     if (!m->nodes) {
         matcher_free(m);
@@ -95,6 +99,7 @@ void matcher_free(matcher *m) {
     md_map_free(&m->edges);
     md_map_free(&m->deletes);
     md_arena_free(&m->arena);
+    bag_free(&m->bags);
     md_free(m->word_text);
     md_free(m->nodes);
     md_free(m);
@@ -161,8 +166,9 @@ md_status matcher_add(matcher *m, const int32_t *words, size_t n_words, uint32_t
         if (existing_obs) *existing_obs = (uint32_t)m->nodes[cur].obs;
         return MD_ERR_CONFLICT;
     }
+    bool fresh = m->nodes[cur].obs < 0;
     m->nodes[cur].obs = (int32_t)obs;
-    return MD_OK;
+    return fresh ? bag_add(&m->bags, words, n_words, obs) : MD_OK;
 }
 
 static md_status delete_put(matcher *m, const char *key, size_t n, uint32_t word) {
@@ -174,7 +180,35 @@ static md_status delete_put(matcher *m, const char *key, size_t n, uint32_t word
     return md_map_put(&m->deletes, key, n, word);
 }
 
+/* Stems of words that carry no content for out-of-order matching: a narrower set
+ * than the fillers, because "all", "too" or "extra" make "took all paracetamol"
+ * mean something that "took paracetamol" does not. */
+static bool stem_is_filler(const char *stem) {
+    static const char *const function_words[] = {"my", "the", "a", "an", "his", "her", "their", "our", "your",
+                                                  "its", "this", "that", "these", "those", "of", "in", "on", "is",
+                                                  "are", "was", "were", "been", "be", "some", "any", "it", "to"};
+    char tmp[64];
+    for (size_t i = 0; i < MD_ARRAY_LEN(function_words); i++) {
+        snprintf(tmp, sizeof tmp, "%s", function_words[i]);
+        text_stem(tmp);
+        if (strcmp(tmp, stem) == 0) return true;
+    }
+    return false;
+}
+
+static bool stem_is_negation(const char *stem) {
+    static const char *const extra[] = {"cant", "cannot", "wont", "unable", "nor", "without"};
+    for (size_t i = 0; i < MD_ARRAY_LEN(k_negations); i++)
+        if (strcmp(k_negations[i], stem) == 0) return true;
+    for (size_t i = 0; i < MD_ARRAY_LEN(extra); i++)
+        if (strcmp(extra[i], stem) == 0) return true;
+    return false;
+}
+
 md_status matcher_finish(matcher *m) {
+    md_status bst = bag_finish(&m->bags, m->n_words, (const char *const *)m->word_text, stem_is_filler,
+                               stem_is_negation, matcher_lookup, m);
+    if (bst != MD_OK) return bst;
     char buf[128];
     for (size_t id = 0; id < m->n_words; id++) {
         const char *w = m->word_text[id];
@@ -247,7 +281,9 @@ void matcher_resolve_words(const matcher *m, tok_list *toks) {
         t->word = matcher_lookup(m, t->stem);
         if (t->word < 0 && t->kind == TOK_WORD) {
             /* Never "correct" the words the context scanners rely on. */
-            if (IS_FILLER(t) || IS_NEGATION(t)) continue;
+            /* Words the scanners know (fillers, negations, time and context words)
+             * are English, not misspelt symptoms. */
+            if (t->lex != 0) continue;
             t->word = correct(m, t->stem);
             t->corrected = t->word >= 0;
         }
@@ -323,6 +359,7 @@ size_t matcher_scan(const matcher *m, const tok_list *toks, match *out) {
         }
         i = end;
     }
+    n_out += bag_scan(&m->bags, toks, out, n_out, flags);
     if (flags != small) md_free(flags);
     return n_out;
 }

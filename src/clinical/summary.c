@@ -61,6 +61,12 @@ static char *case_text_lower(const md_case *c) {
     for (uint32_t t = 1; t <= c->n_turns; t++) {
         const char *s = c->turn_texts[t - 1], *end = s + strlen(s);
         while (s < end) {
+            unsigned char b0 = (unsigned char)*s;
+            if (b0 < 0x80) { /* ASCII fast path */
+                if (b0 != '\'') md_buf_append_char(&b, (char)tolower(b0));
+                s++;
+                continue;
+            }
             uint32_t cp = md_utf8_decode(&s, end);
             char f[2];
             size_t k = md_utf8_fold(cp, f);

@@ -148,6 +148,14 @@ md_status text_tokenize(const char *text, size_t n_bytes, md_arena *a, tok_list 
     const char *p = text, *end = text + n_bytes;
     while (p < end) {
         size_t begin = (size_t)(p - text);
+        unsigned char b0 = (unsigned char)*p;
+        if (b0 < 0x80) { /* ASCII fast path: most text */
+            char c = (char)(b0 >= 'A' && b0 <= 'Z' ? b0 - 'A' + 'a' : b0);
+            if (c == '`') c = '\'';
+            chars[n_chars++] = (fch){c, begin, begin + 1};
+            p++;
+            continue;
+        }
         uint32_t cp = md_utf8_decode(&p, end);
         size_t cp_end = (size_t)(p - text);
         char folded[2];

@@ -14,15 +14,34 @@
 
 /* Targets: emergency recall 100%, triage accuracy >= 85% (docs/vignettes.md). */
 #define FLOOR_EMERGENCY_RECALL 1.00
-#define FLOOR_TRIAGE_ACCURACY 0.87
+#define FLOOR_TRIAGE_ACCURACY 0.85
 #define FLOOR_TOP3 0.94
 #define FLOOR_TOP10 0.95
 
+/* Floors for the held-out suite (tests/golden/vignettes_holdout.tsv), which is never
+ * used to tune the engine: they guard against regressions only. */
+#define HOLDOUT_FLOOR_EMERGENCY_RECALL 0.96
+#define HOLDOUT_FLOOR_TRIAGE_ACCURACY 0.80
+#define HOLDOUT_FLOOR_TOP3 0.80
+#define HOLDOUT_FLOOR_TOP10 0.84
+
 int main(int argc, char **argv) {
-    bool report = argc > 1 && strcmp(argv[1], "--report") == 0;
-    bool markdown = argc > 1 && strcmp(argv[1], "--markdown") == 0;
+    bool report = false, markdown = false, holdout = false;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--report") == 0) report = true;
+        else if (strcmp(argv[i], "--markdown") == 0) markdown = true;
+        else if (strcmp(argv[i], "--holdout") == 0) holdout = true;
+        else {
+            fprintf(stderr, "usage: test_vignettes [--holdout] [--report | --markdown]\n");
+            return 2;
+        }
+    }
+    double floor_recall = holdout ? HOLDOUT_FLOOR_EMERGENCY_RECALL : FLOOR_EMERGENCY_RECALL;
+    double floor_acc = holdout ? HOLDOUT_FLOOR_TRIAGE_ACCURACY : FLOOR_TRIAGE_ACCURACY;
+    double floor_top3 = holdout ? HOLDOUT_FLOOR_TOP3 : FLOOR_TOP3;
+    double floor_top10 = holdout ? HOLDOUT_FLOOR_TOP10 : FLOOR_TOP10;
     tsv t;
-    if (tsv_load("vignettes.tsv", 6, &t) != 0) return 1;
+    if (tsv_load(holdout ? "vignettes_holdout.tsv" : "vignettes.tsv", 6, &t) != 0) return 1;
     md_kb *kb = NULL;
     md_error err = {0};
     if (md_kb_load_default(NULL, &kb, &err) != MD_OK) {
@@ -81,7 +100,7 @@ int main(int argc, char **argv) {
         if (gold_level >= MD_TRIAGE_EMERGENCY) {
             n_emerg++;
             if (a.level >= MD_TRIAGE_EMERGENCY) emerg_hit++;
-            else fprintf(stderr, "MISSED EMERGENCY %s (line %d): triaged %s: %s\n", r->fields[0], r->line,
+            else if (!holdout || report) fprintf(stderr, "MISSED EMERGENCY %s (line %d): triaged %s: %s\n", r->fields[0], r->line,
                          md_triage_level_name(a.level), text);
         }
         if (report) {
@@ -109,20 +128,20 @@ int main(int argc, char **argv) {
             printf("\n");
         }
     } else {
-        printf("vignettes: %d cases\n", n);
+        printf("vignettes%s: %d cases\n", holdout ? " (held out)" : "", n);
         printf("  emergency recall   %d/%d = %.1f%% (floor %.0f%%)\n", emerg_hit, n_emerg, 100 * recall,
-               100 * FLOOR_EMERGENCY_RECALL);
+               100 * floor_recall);
         printf("  triage accuracy    %d/%d = %.1f%% (floor %.0f%%); over-triage %d, under-triage %d\n", exact, n,
-               100 * acc, 100 * FLOOR_TRIAGE_ACCURACY, over, under);
+               100 * acc, 100 * floor_acc, over, under);
         for (int l = MD_TRIAGE_COUNT - 1; l >= 0; l--)
             printf("    %-20s %d/%d\n", md_triage_level_name((md_triage_level)l), per_level_ok[l], per_level[l]);
         printf("  gold in top 1/3/10 %.1f%% / %.1f%% / %.1f%% (floors top3 %.0f%%, top10 %.0f%%)\n", 100 * p1,
-               100 * p3, 100 * p10, 100 * FLOOR_TOP3, 100 * FLOOR_TOP10);
+               100 * p3, 100 * p10, 100 * floor_top3, 100 * floor_top10);
     }
     md_kb_free(kb);
     tsv_free(&t);
-    bool ok = recall >= FLOOR_EMERGENCY_RECALL - 1e-9 && acc >= FLOOR_TRIAGE_ACCURACY - 1e-9 &&
-              p3 >= FLOOR_TOP3 - 1e-9 && p10 >= FLOOR_TOP10 - 1e-9;
+    bool ok = recall >= floor_recall - 1e-9 && acc >= floor_acc - 1e-9 && p3 >= floor_top3 - 1e-9 &&
+              p10 >= floor_top10 - 1e-9;
     if (!ok && !markdown) printf("vignettes: below a floor\n");
     return ok || report || markdown ? 0 : 1;
 }

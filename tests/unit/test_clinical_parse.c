@@ -91,6 +91,19 @@ static void test_normal_findings_and_groups(void) {
     PRESENT("red, hot, swollen patch on my shin", "skin_redness_swelling");
 }
 
+static void test_triggers_are_not_symptoms(void) {
+    CHECK(status_of("chest pain, worse when I cough", "cough", NULL) == MD_OBS_STATUS_UNKNOWN);
+    PRESENT("chest pain, worse when I cough", "chest_pain");
+    PRESENT("I have a cough when I wake up", "cough");
+}
+
+static void test_out_of_order(void) {
+    /* the words of "pain in chest" in another order, with other words between */
+    PRESENT("an ache right across my chest", "chest_pain");
+    /* a negation is never assembled from scattered words */
+    NOT_PRESENT("I can't say it is hard to breathe", "severe_breathing_difficulty");
+}
+
 static void test_uncertain(void) {
     CHECK(status_of("not sure if I have a fever", "fever", NULL) == MD_OBS_STATUS_UNKNOWN);
 }
@@ -239,6 +252,8 @@ int main(void) {
     test_negation();
     test_negation_scope();
     test_normal_findings_and_groups();
+    test_triggers_are_not_symptoms();
+    test_out_of_order();
     test_uncertain();
     test_hypothetical();
     test_history_and_family();
