@@ -4,7 +4,8 @@
  * Prints one JSON line:
  *   {"bench":"assess","text_bytes":N,"iterations":N,"seconds":S,"per_second":R,
  *    "us_per_assessment":U,"peak_rss_kib":K}
- * Usage: bench_assess [SECONDS] (default 3). */
+ * Usage: bench_assess [SECONDS] [ITERATIONS]: runs SECONDS (default 3), or exactly
+ * ITERATIONS assessments when given (for instruction counts under callgrind). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ static const char k_complaint[] =
 int main(int argc, char **argv) {
     double seconds = argc > 1 ? atof(argv[1]) : 3.0;
     if (seconds <= 0) seconds = 3.0;
+    long fixed = argc > 2 ? atol(argv[2]) : 0;
     md_kb *kb = NULL;
     md_error err = {0};
     if (md_kb_load_default(NULL, &kb, &err) != MD_OK) {
@@ -36,7 +38,7 @@ int main(int argc, char **argv) {
     uint64_t iterations = 0, t0 = md_clock_monotonic_ns(), deadline = t0 + (uint64_t)(seconds * 1e9);
     size_t checksum = 0;
     for (;;) {
-        for (int k = 0; k < 64; k++) {
+        for (int k = 0; k < (fixed > 0 && fixed < 64 ? fixed : 64); k++) {
             md_case *c = md_case_new(kb);
             md_assessment a;
             if (!c || md_case_add_text(c, k_complaint, n_bytes, &err) != MD_OK ||
@@ -51,7 +53,7 @@ int main(int argc, char **argv) {
             md_case_free(c);
             iterations++;
         }
-        if (md_clock_monotonic_ns() >= deadline) break;
+        if (fixed > 0 ? iterations >= (uint64_t)fixed : md_clock_monotonic_ns() >= deadline) break;
     }
     double elapsed = (double)(md_clock_monotonic_ns() - t0) / 1e9;
     struct rusage ru;

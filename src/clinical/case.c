@@ -14,12 +14,15 @@ md_case *md_case_new(const md_kb *kb) {
     md_case *c = md_calloc(1, sizeof *c);
     if (!c) return NULL;
     c->kb = kb;
-    c->entries = md_calloc(kb->n_obs + 1, sizeof *c->entries);
+    c->entries = md_malloc((kb->n_obs + 1) * sizeof *c->entries);
     if (!c->entries) {
         md_free(c);
         return NULL;
     }
-    for (size_t i = 0; i < kb->n_obs; i++) md_attrs_init(&c->entries[i].attrs);
+    md_case_entry blank;
+    memset(&blank, 0, sizeof blank);
+    md_attrs_init(&blank.attrs);
+    for (size_t i = 0; i <= kb->n_obs; i++) c->entries[i] = blank;
     c->patient.age_years = -1;
     c->patient.sex = MD_SEX_UNKNOWN;
     md_map_init(&c->asked);

@@ -62,24 +62,24 @@ bool infer_precompute(md_kb *kb) {
 
 md_status infer_posterior(const md_case *c, double *post) {
     const md_kb *kb = c->kb;
-    double max_log = -INFINITY;
     size_t band = c->patient.age_years >= 0 ? (size_t)md_age_band_of(c->patient.age_years) : MD_AGE_BAND_COUNT;
-    for (size_t i = 0; i < kb->n_cond; i++) {
-        const md_kb_condition *cond = &kb->cond[i];
-        double lp = kb->log_prior[(i * INFER_N_BANDS + band) * 3 + (size_t)c->patient.sex];
-        if (isinf(lp)) {
-            post[i] = -INFINITY;
-            continue;
+    for (size_t i = 0; i < kb->n_cond; i++)
+        post[i] = kb->log_prior[(i * INFER_N_BANDS + band) * 3 + (size_t)c->patient.sex];
+    /* Walk the known observations and add each one's log likelihood ratio to the
+     * conditions that link it (obs → condition index): a case knows a handful of
+     * findings, so this touches a few hundred links instead of all of them. */
+    for (size_t o = 0; o < kb->n_obs; o++) {
+        const md_case_entry *en = &c->entries[o];
+        if (!entry_known_now(en)) continue;
+        bool present = en->status == MD_OBS_STATUS_PRESENT;
+        for (uint32_t k = kb->obs_cond_offsets[o]; k < kb->obs_cond_offsets[o + 1]; k++) {
+            const md_kb_evidence *ev = kb->obs_cond_ev[k];
+            post[kb->obs_cond[k]] += present ? ev->log_lr_present : ev->log_lr_absent;
         }
-        for (size_t e = 0; e < cond->n_evidence; e++) {
-            const md_kb_evidence *ev = &cond->evidence[e];
-            const md_case_entry *en = &c->entries[ev->obs];
-            if (!entry_known_now(en)) continue;
-            lp += en->status == MD_OBS_STATUS_PRESENT ? ev->log_lr_present : ev->log_lr_absent;
-        }
-        post[i] = lp;
-        if (lp > max_log) max_log = lp;
     }
+    double max_log = -INFINITY;
+    for (size_t i = 0; i < kb->n_cond; i++)
+        if (post[i] > max_log) max_log = post[i];
     double sum = 0;
     for (size_t i = 0; i < kb->n_cond; i++) {
         post[i] = isinf(post[i]) ? 0 : exp(post[i] - max_log);

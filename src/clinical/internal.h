@@ -130,6 +130,7 @@ struct md_kb {
     /* For each observation, the conditions that link it (CSR layout). */
     uint32_t *obs_cond_offsets; /* n_obs + 1 */
     uint32_t *obs_cond;         /* condition indexes */
+    const md_kb_evidence **obs_cond_ev; /* the evidence link of each (obs, condition) pair */
     /* For each observation, the KB questions whose `when` contains it (CSR). */
     uint32_t *obs_question_offsets;
     uint32_t *obs_question;

@@ -743,6 +743,8 @@ static void build_indexes(loader *ld) {
         kb->obs_question_offsets[o + 1] += kb->obs_question_offsets[o];
     }
     kb->obs_cond = md_arena_calloc(ld->a, n_links + 1, sizeof(uint32_t));
+    kb->obs_cond_ev = md_arena_calloc(ld->a, n_links + 1, sizeof *kb->obs_cond_ev);
+    if (!kb->obs_cond_ev) ld->oom = true;
     kb->obs_question = md_arena_calloc(ld->a, n_qlinks + 1, sizeof(uint32_t));
     uint32_t *fill = md_calloc(kb->n_obs + 1, sizeof(uint32_t));
     uint32_t *qfill = md_calloc(kb->n_obs + 1, sizeof(uint32_t));
@@ -755,6 +757,7 @@ static void build_indexes(loader *ld) {
     for (size_t c = 0; c < kb->n_cond; c++)
         for (size_t e = 0; e < kb->cond[c].n_evidence; e++) {
             uint32_t o = kb->cond[c].evidence[e].obs;
+            if (kb->obs_cond_ev) kb->obs_cond_ev[kb->obs_cond_offsets[o] + fill[o]] = &kb->cond[c].evidence[e];
             kb->obs_cond[kb->obs_cond_offsets[o] + fill[o]++] = (uint32_t)c;
         }
     for (size_t q = 0; q < kb->n_questions; q++)

@@ -42,6 +42,7 @@ struct matcher {
     md_map deletes;   /* word or one-deletion → word id, AMBIGUOUS when shared */
     md_arena arena;
     bag_index bags;   /* phrases for out-of-order matching (matcher_bag.c) */
+    int32_t *root;    /* word id → child of the root (every scan starts there), -1 if none */
 };
 
 static const char *const k_fillers[] = {
@@ -100,6 +101,7 @@ void matcher_free(matcher *m) {
     md_map_free(&m->deletes);
     md_arena_free(&m->arena);
     bag_free(&m->bags);
+    md_free(m->root);
     md_free(m->word_text);
     md_free(m->nodes);
     md_free(m);
@@ -135,6 +137,7 @@ static uint64_t edge_key(uint32_t from, int32_t word) {
 }
 
 static int32_t edge_get(const matcher *m, uint32_t from, int32_t word) {
+    if (from == 0 && m->root) return m->root[word];
     uint64_t key = edge_key(from, word), v;
     if (md_map_get(&m->edges, (const char *)&key, sizeof key, &v)) return (int32_t)v;
     return -1;
@@ -180,34 +183,44 @@ static md_status delete_put(matcher *m, const char *key, size_t n, uint32_t word
     return md_map_put(&m->deletes, key, n, word);
 }
 
-/* Stems of words that carry no content for out-of-order matching: a narrower set
- * than the fillers, because "all", "too" or "extra" make "took all paracetamol"
- * mean something that "took paracetamol" does not. */
-static bool stem_is_filler(const char *stem) {
-    static const char *const function_words[] = {"my", "the", "a", "an", "his", "her", "their", "our", "your",
-                                                  "its", "this", "that", "these", "those", "of", "in", "on", "is",
-                                                  "are", "was", "were", "been", "be", "some", "any", "it", "to"};
-    char tmp[64];
-    for (size_t i = 0; i < MD_ARRAY_LEN(function_words); i++) {
-        snprintf(tmp, sizeof tmp, "%s", function_words[i]);
-        text_stem(tmp);
-        if (strcmp(tmp, stem) == 0) return true;
-    }
-    return false;
-}
+/* Words that carry no content for out-of-order matching: a narrower set than the
+ * fillers, because "all", "too" or "extra" make "took all paracetamol" mean something
+ * that "took paracetamol" does not. */
+static const char *const k_function_words[] = {"my", "the", "a", "an", "his", "her", "their", "our", "your",
+                                               "its", "this", "that", "these", "those", "of", "in", "on", "is",
+                                               "are", "was", "were", "been", "be", "some", "any", "it", "to"};
 
-static bool stem_is_negation(const char *stem) {
-    static const char *const extra[] = {"cant", "cannot", "wont", "unable", "nor", "without"};
-    for (size_t i = 0; i < MD_ARRAY_LEN(k_negations); i++)
-        if (strcmp(k_negations[i], stem) == 0) return true;
-    for (size_t i = 0; i < MD_ARRAY_LEN(extra); i++)
-        if (strcmp(extra[i], stem) == 0) return true;
-    return false;
-}
+static const char *const k_bag_negations[] = {"cant", "cannot", "wont", "unable", "nor", "without"};
 
 md_status matcher_finish(matcher *m) {
-    md_status bst = bag_finish(&m->bags, m->n_words, (const char *const *)m->word_text, stem_is_filler,
-                               stem_is_negation, matcher_lookup, m);
+    m->root = md_malloc((m->n_words + 1) * sizeof *m->root);
+    if (!m->root) return MD_ERR_NOMEM;
+    for (size_t w = 0; w < m->n_words; w++) {
+        uint64_t key = edge_key(0, (int32_t)w), v;
+        m->root[w] = md_map_get(&m->edges, (const char *)&key, sizeof key, &v) ? (int32_t)v : -1;
+    }
+    /* Word ids of the function words and negations, by their stems. */
+    uint8_t *function_word = md_calloc(m->n_words + 1, 1), *negation = md_calloc(m->n_words + 1, 1);
+    if (!function_word || !negation) {
+        md_free(function_word);
+        md_free(negation);
+        return MD_ERR_NOMEM;
+    }
+    char stem[64];
+    for (size_t i = 0; i < MD_ARRAY_LEN(k_function_words); i++) {
+        snprintf(stem, sizeof stem, "%s", k_function_words[i]);
+        text_stem(stem);
+        int32_t w = matcher_lookup(m, stem);
+        if (w >= 0) function_word[w] = 1;
+    }
+    for (size_t i = 0; i < MD_ARRAY_LEN(k_negations) + MD_ARRAY_LEN(k_bag_negations); i++) {
+        const char *word = i < MD_ARRAY_LEN(k_negations) ? k_negations[i] : k_bag_negations[i - MD_ARRAY_LEN(k_negations)];
+        int32_t w = matcher_lookup(m, word);
+        if (w >= 0) negation[w] = 1;
+    }
+    md_status bst = bag_finish(&m->bags, m->n_words, function_word, negation, matcher_lookup, m);
+    md_free(function_word);
+    md_free(negation);
     if (bst != MD_OK) return bst;
     char buf[128];
     for (size_t id = 0; id < m->n_words; id++) {

@@ -62,22 +62,14 @@ md_status bag_add(bag_index *b, const int32_t *words, size_t n_words, uint32_t o
     return MD_OK;
 }
 
-md_status bag_finish(bag_index *b, size_t n_vocab, const char *const *word_text, bag_word_pred is_filler,
-                     bag_word_pred is_negation, bag_lookup_fn lookup, const matcher *m) {
+md_status bag_finish(bag_index *b, size_t n_vocab, const uint8_t *function_word, const uint8_t *negation,
+                     bag_lookup_fn lookup, const matcher *m) {
     b->n_vocab = n_vocab;
     b->word_class = md_calloc(n_vocab + 1, sizeof *b->word_class);
-    uint8_t *filler = md_calloc(n_vocab + 1, 1), *negation = md_calloc(n_vocab + 1, 1);
     b->post_offsets = md_calloc(n_vocab + 2, sizeof *b->post_offsets);
-    if (!b->word_class || !filler || !negation || !b->post_offsets) {
-        md_free(filler);
-        md_free(negation);
-        return MD_ERR_NOMEM;
-    }
-    for (size_t w = 0; w < n_vocab; w++) {
-        b->word_class[w] = (int32_t)w;
-        filler[w] = is_filler(word_text[w]);
-        negation[w] = is_negation(word_text[w]);
-    }
+    if (!b->word_class || !b->post_offsets) return MD_ERR_NOMEM;
+    const uint8_t *filler = function_word;
+    for (size_t w = 0; w < n_vocab; w++) b->word_class[w] = (int32_t)w;
     /* pain words share the class of "pain" (stems, as interned) */
     char stem[32];
     snprintf(stem, sizeof stem, "pain");
@@ -107,8 +99,6 @@ md_status bag_finish(bag_index *b, size_t n_vocab, const char *const *word_text,
         ph->n_content = (uint16_t)k;
         ph->usable = k >= 2 && !neg;
     }
-    md_free(filler);
-    md_free(negation);
     /* postings by the first content class of each usable phrase */
     for (size_t p = 0; p < b->n_phrases; p++)
         if (b->phrases[p].usable) b->post_offsets[b->words[b->phrases[p].first] + 1]++;

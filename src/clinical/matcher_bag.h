@@ -22,7 +22,6 @@ typedef struct bag_index {
     size_t n_vocab;
 } bag_index;
 
-typedef bool (*bag_word_pred)(const char *stem);
 typedef int32_t (*bag_lookup_fn)(const matcher *m, const char *stem);
 
 void bag_init(bag_index *b);
@@ -30,8 +29,9 @@ void bag_free(bag_index *b);
 /* Records a phrase (word ids as interned by the matcher). Word ids may be raw; they
  * are classified in bag_finish. */
 md_status bag_add(bag_index *b, const int32_t *words, size_t n_words, uint32_t obs);
-md_status bag_finish(bag_index *b, size_t n_vocab, const char *const *word_text, bag_word_pred is_filler,
-                     bag_word_pred is_negation, bag_lookup_fn lookup, const matcher *m);
+/* function_word and negation flag word ids (n_vocab each). */
+md_status bag_finish(bag_index *b, size_t n_vocab, const uint8_t *function_word, const uint8_t *negation,
+                     bag_lookup_fn lookup, const matcher *m);
 /* Adds matches for phrases whose content words all occur, in any order, among the
  * unclaimed tokens of one clause. `out` has room after n_done; returns how many were
  * added. flags are the scanner's per-token flags (FLAG_NEGATION = 2). */

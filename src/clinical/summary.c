@@ -25,8 +25,32 @@ static void jkey(md_buf *b, const char *k) {
     js(b, k);
     md_buf_append_char(b, ':');
 }
+/* Unsigned integer without printf (the JSON writer is on the hot path). */
+static void juint(md_buf *b, uint64_t v) {
+    char tmp[24];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    char out[24];
+    for (size_t i = 0; i < n; i++) out[i] = tmp[n - 1 - i];
+    md_buf_append(b, out, n);
+}
+
+/* A probability in [0, 1] with four decimals ("0.0123"), without printf. */
+static void jprob(md_buf *b, double p) {
+    if (!(p >= 0)) p = 0;
+    if (p > 1) p = 1;
+    uint64_t q = (uint64_t)(p * 10000.0 + 0.5);
+    char out[8] = {(char)('0' + q / 10000), '.', (char)('0' + q / 1000 % 10), (char)('0' + q / 100 % 10),
+                   (char)('0' + q / 10 % 10), (char)('0' + q % 10)};
+    md_buf_append(b, out, 6);
+}
+
 static void jnum(md_buf *b, double v) {
     if (v != v) md_buf_append_str(b, "null");
+    else if (v >= 0 && v < 1e15 && v == (double)(long long)v) juint(b, (uint64_t)v);
     else if (v > -1e15 && v < 1e15 && v == (double)(long long)v) md_buf_appendf(b, "%lld", (long long)v);
     else md_buf_appendf(b, "%.6g", v);
 }
@@ -136,6 +160,19 @@ static const char *const k_impact[] = {
 
 static bool contains_word(const char *text, const char *w) {
     size_t n = strlen(w);
+    /* cheap rejection: the first two letters must occur together somewhere */
+    if (n >= 2) {
+        const char *q = text;
+        bool pair = false;
+        while ((q = strchr(q, w[0])) != NULL) {
+            if (q[1] == w[1]) {
+                pair = true;
+                break;
+            }
+            q++;
+        }
+        if (!pair) return false;
+    }
     for (const char *p = strstr(text, w); p; p = strstr(p + 1, w)) {
         bool left = p == text || !isalnum((unsigned char)p[-1]);
         bool right = !isalnum((unsigned char)p[n]) || p[n] == 's';
@@ -390,7 +427,7 @@ static void summary_json(md_buf *b, const md_case *c, const md_assessment *a, co
         md_buf_append_str(b, ",\"name\":");
         js(b, cond->name);
         md_buf_append_str(b, ",\"probability\":");
-        md_buf_appendf(b, "%.4f", a->conditions[i].probability);
+        jprob(b, a->conditions[i].probability);
         md_buf_append_char(b, '}');
     }
     md_buf_append_str(b, "]}");
@@ -408,7 +445,13 @@ md_status md_summary_to_json(const md_case *c, const md_assessment *a, md_buf *o
 
 /* ---- the whole assessment ----------------------------------------------------------- */
 
-static void j_span(md_buf *b, size_t begin, size_t end) { md_buf_appendf(b, "[%zu,%zu]", begin, end); }
+static void j_span(md_buf *b, size_t begin, size_t end) {
+    md_buf_append_char(b, '[');
+    juint(b, begin);
+    md_buf_append_char(b, ',');
+    juint(b, end);
+    md_buf_append_char(b, ']');
+}
 
 static void j_question(md_buf *b, const md_assessment *a) {
     if (!a->has_question) {
@@ -544,7 +587,7 @@ md_status md_assessment_to_json(const md_case *c, const md_assessment *a, md_buf
             js(b, cond->icd10[k]);
         }
         md_buf_append_str(b, "],\"probability\":");
-        md_buf_appendf(b, "%.4f", a->conditions[i].probability);
+        jprob(b, a->conditions[i].probability);
         md_buf_append_str(b, ",\"severity\":");
         js(b, md_severity_name(cond->severity));
         md_buf_append_str(b, ",\"triage\":");

@@ -132,7 +132,10 @@ static md_status emit_word(tok_list *out, md_arena *a, const fch *chars, size_t 
         const char *canon = canonical(buf);
         t.norm = md_arena_strdup(a, canon);
         char stem[128];
-        snprintf(stem, sizeof stem, "%s", canon);
+        size_t cn = strlen(canon);
+        if (cn >= sizeof stem) cn = sizeof stem - 1;
+        memcpy(stem, canon, cn);
+        stem[cn] = '\0';
         text_stem(stem);
         t.stem = md_arena_strdup(a, stem);
     }
@@ -142,7 +145,7 @@ static md_status emit_word(tok_list *out, md_arena *a, const fch *chars, size_t 
 
 md_status text_tokenize(const char *text, size_t n_bytes, md_arena *a, tok_list *out) {
     /* Pass 1: fold to ASCII characters with source offsets. */
-    fch *chars = md_calloc(n_bytes * 2 + 1, sizeof *chars);
+    fch *chars = md_malloc((n_bytes * 2 + 1) * sizeof *chars); /* filled before use */
     if (!chars) return MD_ERR_NOMEM;
     size_t n_chars = 0;
     const char *p = text, *end = text + n_bytes;
