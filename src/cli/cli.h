@@ -18,18 +18,23 @@ int cmd_demo(int argc, char **argv);
 int cmd_kb(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 
-/* Options common to the clinical commands. */
+/* Options common to the clinical commands. Settings come from, in rising precedence:
+ * built-in defaults, a config file (--config FILE or MEDIFY_CONFIG), MEDIFY_* environment
+ * variables, command-line flags (see k_cli_options in common.c). */
 typedef struct cli_clinical_opts {
-    const char *kb_dir;   /* --kb DIR (else MEDIFY_KB, else embedded) */
+    md_config *config;    /* owned; freed by cli_opts_free */
+    md_logger log;        /* JSON lines on stderr at the configured level */
+    const char *kb_dir;   /* resolved "kb" setting, or NULL for the built-in copy */
     bool json;            /* --json */
     double age_years;     /* --age N, < 0 when not given */
     md_sex sex;           /* --sex male|female */
     const char *condition;/* --condition ID (explain) */
 } cli_clinical_opts;
 
-/* Parses the options above; returns 0 or a usage exit code after printing the error.
- * `extra` may list further accepted flags without values (NULL-terminated); none yet. */
+/* Parses the options above; returns 0 or a usage/config exit code after printing the
+ * error. On 0 the caller must call cli_opts_free. */
 int cli_parse_clinical_opts(int argc, char **argv, cli_clinical_opts *o, const char *usage);
+void cli_opts_free(cli_clinical_opts *o);
 
 /* Prints "medify: <message>" on stderr (and a JSON error object on stdout when json),
  * returns the exit code of the status. */

@@ -9,10 +9,8 @@ static const char k_usage[] =
     "Reads a description of symptoms on stdin and prints red flags, triage, likely\n"
     "conditions, the next question to ask and a structured summary.\n";
 
-int cmd_assess(int argc, char **argv) {
-    cli_clinical_opts o;
-    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
-    if (rc) return rc;
+static int assess_run(cli_clinical_opts o) {
+    int rc = 0;
     md_error err = {0};
     char *text = NULL;
     size_t n = 0;
@@ -36,8 +34,13 @@ int cmd_assess(int argc, char **argv) {
         st = md_case_add_text(c, text, n, &err);
         if (st == MD_OK) {
             md_case_set_patient(c, o.age_years, o.sex);
+            uint64_t t0 = md_clock_monotonic_ns();
             st = md_assess(c, md_assess_default_params(), &a, &err);
             if (st == MD_OK) {
+                /* counts and codes only: never the patient's words */
+                md_log(&o.log, MD_LOG_LEVEL_INFO, "assessment", MD_LOG_STR("triage", md_triage_level_name(a.level)),
+                       MD_LOG_BOOL("emergency", a.emergency), MD_LOG_INT("red_flags", a.n_redflags),
+                       MD_LOG_INT("text_bytes", n), MD_LOG_DOUBLE("ms", (double)(md_clock_monotonic_ns() - t0) / 1e6));
                 st = o.json ? md_assessment_to_json(c, &a, &out) : md_summary_to_text(c, &a, &out);
                 if (st == MD_OK && o.json) md_buf_append_char(&out, '\n');
                 if (st == MD_OK && !o.json && a.has_question)
@@ -53,4 +56,13 @@ int cmd_assess(int argc, char **argv) {
     md_kb_free(kb);
     md_free(text);
     return st == MD_OK ? 0 : cli_fail(&err, o.json);
+}
+
+int cmd_assess(int argc, char **argv) {
+    cli_clinical_opts o;
+    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
+    if (rc) return rc;
+    rc = assess_run(o);
+    cli_opts_free(&o);
+    return rc;
 }

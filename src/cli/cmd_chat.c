@@ -65,10 +65,8 @@ static void print_emergency(const md_kb *kb, const md_assessment *a, bool *shown
     fflush(stdout);
 }
 
-int cmd_chat(int argc, char **argv) {
-    cli_clinical_opts o;
-    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
-    if (rc) return rc;
+static int chat_run(cli_clinical_opts o) {
+    int rc = 0;
     md_kb *kb = NULL;
     rc = cli_load_kb(&o, &kb);
     if (rc) return rc;
@@ -159,4 +157,13 @@ int cmd_chat(int argc, char **argv) {
 int cmd_demo(int argc, char **argv) {
     /* The embedded default at this stage: the interview on the built-in knowledge base. */
     return cmd_chat(argc, argv);
+}
+
+int cmd_chat(int argc, char **argv) {
+    cli_clinical_opts o;
+    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
+    if (rc) return rc;
+    rc = chat_run(o);
+    cli_opts_free(&o);
+    return rc;
 }

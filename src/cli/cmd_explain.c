@@ -24,10 +24,8 @@ static void items_json(md_buf *b, const md_kb *kb, const md_explain_item *items,
     md_buf_append_char(b, ']');
 }
 
-int cmd_explain(int argc, char **argv) {
-    cli_clinical_opts o;
-    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
-    if (rc) return rc;
+static int explain_run(cli_clinical_opts o) {
+    int rc = 0;
     md_error err = {0};
     if (!o.condition) {
         fprintf(stderr, "medify: explain needs --condition ID\n%s", k_usage);
@@ -101,4 +99,13 @@ int cmd_explain(int argc, char **argv) {
     md_kb_free(kb);
     md_free(text);
     return st == MD_OK ? 0 : cli_fail(&err, o.json);
+}
+
+int cmd_explain(int argc, char **argv) {
+    cli_clinical_opts o;
+    int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);
+    if (rc) return rc;
+    rc = explain_run(o);
+    cli_opts_free(&o);
+    return rc;
 }

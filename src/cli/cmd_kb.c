@@ -18,7 +18,7 @@ static int kb_check(const cli_clinical_opts *o) {
     md_kb_diag *diags = NULL;
     size_t n = 0;
     md_error err = {0};
-    const char *dir = o->kb_dir && *o->kb_dir ? o->kb_dir : getenv("MEDIFY_KB");
+    const char *dir = o->kb_dir;
     md_status st = dir && *dir ? md_kb_check_dir(dir, &a, &diags, &n, &err) : md_kb_check_embedded(&a, &diags, &n, &err);
     if (st != MD_OK && st != MD_ERR_KB) {
         md_arena_free(&a);
@@ -107,8 +107,12 @@ int cmd_kb(int argc, char **argv) {
     cli_clinical_opts o;
     int rc = cli_parse_clinical_opts(argc - 1, argv + 1, &o, k_usage);
     if (rc) return rc;
-    if (strcmp(argv[1], "check") == 0) return kb_check(&o);
-    if (strcmp(argv[1], "stats") == 0) return kb_stats(&o);
-    fprintf(stderr, "medify: unknown kb command '%s'\n%s", argv[1], k_usage);
-    return md_status_exit_code(MD_ERR_INVALID_ARG);
+    if (strcmp(argv[1], "check") == 0) rc = kb_check(&o);
+    else if (strcmp(argv[1], "stats") == 0) rc = kb_stats(&o);
+    else {
+        fprintf(stderr, "medify: unknown kb command '%s'\n%s", argv[1], k_usage);
+        rc = md_status_exit_code(MD_ERR_INVALID_ARG);
+    }
+    cli_opts_free(&o);
+    return rc;
 }

@@ -102,5 +102,27 @@ expect_exit 0 "kb stats" -- "$MEDIFY" kb stats --json
 contains "$TMP/out" '"conditions":' "kb stats JSON"
 MEDIFY_KB=/nonexistent expect_exit 74 "MEDIFY_KB missing dir" -- "$MEDIFY" assess <<<"cough"
 
+# --- settings: flags > MEDIFY_* env > config file > defaults -------------------------
+printf 'kb = /nonexistent/kb\n' >"$TMP/bad.conf"
+expect_exit 74 "config file kb" -- "$MEDIFY" assess --config "$TMP/bad.conf" <<<"cough"
+expect_exit 0 "flag beats config file" -- "$MEDIFY" assess --config "$TMP/bad.conf" --kb "$SRC/data/kb" <<<"cough"
+MEDIFY_KB="$SRC/data/kb" expect_exit 0 "env beats config file" -- "$MEDIFY" assess --config "$TMP/bad.conf" <<<"cough"
+MEDIFY_CONFIG="$TMP/bad.conf" expect_exit 74 "MEDIFY_CONFIG names the file" -- "$MEDIFY" assess <<<"cough"
+printf 'log-level = loud\n' >"$TMP/loud.conf"
+expect_exit 78 "bad log level" -- "$MEDIFY" assess --config "$TMP/loud.conf" <<<"cough"
+printf 'colour = red\n' >"$TMP/unknown.conf"
+expect_exit 78 "unknown setting" -- "$MEDIFY" assess --config "$TMP/unknown.conf" <<<"cough"
+expect_exit 78 "missing config file" -- "$MEDIFY" assess --config "$TMP/none.conf" <<<"cough"
+
+# --- logs: JSON lines, counts only, never the patient's words ---------------------------
+echo "my secret phrase is zebra, and I have crushing chest pain" >"$TMP/secret"
+MEDIFY_LOG_LEVEL=info "$MEDIFY" assess <"$TMP/secret" >/dev/null 2>"$TMP/log"
+contains "$TMP/log" '"msg":"assessment"' "assessment logged"
+contains "$TMP/log" '"triage":"emergency_ambulance"' "triage logged"
+if grep -q "zebra\|crushing" "$TMP/log"; then bad "patient text in logs"; else ok; fi
+if command -v python3 >/dev/null; then
+  python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$TMP/log" && ok || bad "log lines are JSON"
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
