@@ -239,6 +239,10 @@ static void forward_scope(parse_state *ps, size_t from, size_t max_tokens, bool 
     for (size_t j = from; j < t->n && count < max_tokens; j++) {
         if (scope_ends(t, j, from, comma_ends)) break;
         const tok *x = &t->items[j];
+        /* A comma continues a negated list ("no fever, cough or cold") only when the
+         * scope has already reached a finding; "not interested in feeds, high
+         * temperature" ends at the comma. */
+        if (x->finding < 0 && x->kind == TOK_PUNCT && x->punct == ',' && last < 0) break;
         if (x->finding >= 0) {
             if (x->finding != last) fn(ps, (size_t)x->finding, arg);
             last = x->finding;

@@ -70,10 +70,10 @@ void text_stem(char *w) {
     }
     if (n > 3 && w[n - 1] == 'e') w[--n] = '\0';
     /* Doubled final consonant left by -ing/-ed ("throbbing" → "throbb"): undouble so
-     * it meets "throb" — but only when four letters remain, so that "fitting" (a
-     * seizure) does not become "fit" (healthy), and never for words that had no
+     * it meets "throb" — but only when five letters remain, so that "fitting" (a
+     * seizure) does not become "fit" (healthy) nor "spotting" (bleeding) "spot", and never for words that had no
      * suffix ("butt"). */
-    if (stripped && n >= 5 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1])) w[--n] = '\0';
+    if (stripped && n >= 6 && w[n - 1] == w[n - 2] && !strchr("aeiouls", w[n - 1])) w[--n] = '\0';
 }
 
 /* Contractions and spelling variants folded to one form before stemming. */

@@ -72,6 +72,9 @@ static void test_negation_scope(void) {
     PRESENT("no fever and my neck is stiff", "neck_stiffness");
     /* a comma followed by "I" ends it */
     PRESENT("no cough, I have a headache", "headache");
+    /* a comma continues a negated list only after a finding */
+    PRESENT("not interested in food, fever and cough", "fever");
+    ABSENT("no runny nose, cough or fever", "fever");
     /* scope is bounded in length */
     PRESENT("no fever at all over the last few days which is odd, headache", "headache");
     /* pseudo-negations do not negate */
