@@ -50,6 +50,7 @@ vignettes: build
 # The held-out suite: written independently and never used for tuning.
 vignettes-holdout: build
 	./$(BUILD)/tests/golden/test_vignettes --holdout
+	./$(BUILD)/tests/golden/test_vignettes --blind
 
 fuzz:
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEDIFY_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \

@@ -25,23 +25,33 @@
 #define HOLDOUT_FLOOR_TOP3 0.80
 #define HOLDOUT_FLOOR_TOP10 0.84
 
+/* Floors for the blind suite (tests/golden/vignettes_blind.tsv): written last, by
+ * someone who saw neither the engine nor the other suites, and never examined case by
+ * case. Its first measurement is the floor. */
+#define BLIND_FLOOR_EMERGENCY_RECALL 0.93
+#define BLIND_FLOOR_TRIAGE_ACCURACY 0.80
+#define BLIND_FLOOR_TOP3 0.87
+#define BLIND_FLOOR_TOP10 0.92
+
 int main(int argc, char **argv) {
-    bool report = false, markdown = false, holdout = false;
+    bool report = false, markdown = false, holdout = false, blind = false;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--report") == 0) report = true;
         else if (strcmp(argv[i], "--markdown") == 0) markdown = true;
         else if (strcmp(argv[i], "--holdout") == 0) holdout = true;
+        else if (strcmp(argv[i], "--blind") == 0) holdout = blind = true;
         else {
-            fprintf(stderr, "usage: test_vignettes [--holdout] [--report | --markdown]\n");
+            fprintf(stderr, "usage: test_vignettes [--holdout | --blind] [--report | --markdown]\n");
             return 2;
         }
     }
-    double floor_recall = holdout ? HOLDOUT_FLOOR_EMERGENCY_RECALL : FLOOR_EMERGENCY_RECALL;
-    double floor_acc = holdout ? HOLDOUT_FLOOR_TRIAGE_ACCURACY : FLOOR_TRIAGE_ACCURACY;
-    double floor_top3 = holdout ? HOLDOUT_FLOOR_TOP3 : FLOOR_TOP3;
-    double floor_top10 = holdout ? HOLDOUT_FLOOR_TOP10 : FLOOR_TOP10;
+    double floor_recall = blind ? BLIND_FLOOR_EMERGENCY_RECALL : holdout ? HOLDOUT_FLOOR_EMERGENCY_RECALL : FLOOR_EMERGENCY_RECALL;
+    double floor_acc = blind ? BLIND_FLOOR_TRIAGE_ACCURACY : holdout ? HOLDOUT_FLOOR_TRIAGE_ACCURACY : FLOOR_TRIAGE_ACCURACY;
+    double floor_top3 = blind ? BLIND_FLOOR_TOP3 : holdout ? HOLDOUT_FLOOR_TOP3 : FLOOR_TOP3;
+    double floor_top10 = blind ? BLIND_FLOOR_TOP10 : holdout ? HOLDOUT_FLOOR_TOP10 : FLOOR_TOP10;
     tsv t;
-    if (tsv_load(holdout ? "vignettes_holdout.tsv" : "vignettes.tsv", 6, &t) != 0) return 1;
+    const char *file = blind ? "vignettes_blind.tsv" : holdout ? "vignettes_holdout.tsv" : "vignettes.tsv";
+    if (tsv_load(file, 6, &t) != 0) return 1;
     md_kb *kb = NULL;
     md_error err = {0};
     if (md_kb_load_default(NULL, &kb, &err) != MD_OK) {
@@ -100,10 +110,10 @@ int main(int argc, char **argv) {
         if (gold_level >= MD_TRIAGE_EMERGENCY) {
             n_emerg++;
             if (a.level >= MD_TRIAGE_EMERGENCY) emerg_hit++;
-            else if (!holdout || report) fprintf(stderr, "MISSED EMERGENCY %s (line %d): triaged %s: %s\n", r->fields[0], r->line,
+            else if ((!holdout || report) && !blind) fprintf(stderr, "MISSED EMERGENCY %s (line %d): triaged %s: %s\n", r->fields[0], r->line,
                          md_triage_level_name(a.level), text);
         }
-        if (report) {
+        if (report && !blind) {
             printf("%s %-19s %-19s %s rank %-3d %s top: %s\n", r->fields[0], r->fields[1],
                    md_triage_level_name(a.level), a.level == gold_level ? "  " : "!!", rank + 1, r->fields[2],
                    a.n_conditions ? md_kb_condition_at(kb, a.conditions[0].condition)->id : "-");
@@ -128,7 +138,7 @@ int main(int argc, char **argv) {
             printf("\n");
         }
     } else {
-        printf("vignettes%s: %d cases\n", holdout ? " (held out)" : "", n);
+        printf("vignettes%s: %d cases\n", blind ? " (blind)" : holdout ? " (held out)" : "", n);
         printf("  emergency recall   %d/%d = %.1f%% (floor %.0f%%)\n", emerg_hit, n_emerg, 100 * recall,
                100 * floor_recall);
         printf("  triage accuracy    %d/%d = %.1f%% (floor %.0f%%); over-triage %d, under-triage %d\n", exact, n,
