@@ -17,6 +17,7 @@ int cmd_chat(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_kb(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_llm(int argc, char **argv);
 
 /* Options common to the clinical commands. Settings come from, in rising precedence:
  * built-in defaults, a config file (--config FILE or MEDIFY_CONFIG), MEDIFY_* environment

@@ -13,6 +13,9 @@ static const cli_command k_commands[] = {
     {"chat", "run the symptom interview in the terminal (works with a pipe)", cmd_chat},
     {"explain", "evidence for and against one condition, for text on stdin", cmd_explain},
     {"kb", "knowledge base: 'kb check' validates, 'kb stats' prints counts", cmd_kb},
+#ifndef MEDIFY_NO_ENGINE
+    {"llm", "GGUF models: 'llm info' describes a file, 'llm tokenize' runs its tokenizer", cmd_llm},
+#endif
     {"demo", "the embedded default: the terminal interview on the built-in knowledge base", cmd_demo},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},

@@ -124,5 +124,23 @@ if command -v python3 >/dev/null; then
   python3 -c 'import json,sys; [json.loads(l) for l in open(sys.argv[1]) if l.strip()]' "$TMP/log" && ok || bad "log lines are JSON"
 fi
 
+# --- llm: GGUF inspection and tokenizers (when the engine is built and fixtures exist) ---
+FIX="$SRC/../shared/fixtures"
+if "$MEDIFY" help | grep -q "^  llm"; then
+  expect_exit 66 "llm missing model" -- "$MEDIFY" llm info --model "$TMP/none.gguf"
+  printf 'GGUF\003\000' >"$TMP/trunc.gguf"
+  expect_exit 65 "llm truncated model" -- "$MEDIFY" llm info --model "$TMP/trunc.gguf"
+  if [ -f "$FIX/vocab/ggml-vocab-llama3-bpe.gguf" ]; then
+    "$MEDIFY" llm tokenize --model "$FIX/vocab/ggml-vocab-llama3-bpe.gguf" --text "Hello world" --json >"$TMP/out"
+    contains "$TMP/out" '{"tokens":[9906,1917]}' "llama3 tokenize"
+    printf 'Hello world' | "$MEDIFY" llm tokenize --model "$FIX/vocab/ggml-vocab-llama3-bpe.gguf" >"$TMP/out"
+    contains "$TMP/out" "9906 1917" "llama3 tokenize from stdin"
+    "$MEDIFY" llm info --model "$FIX/models/tiny-llama-f32.gguf" --json >"$TMP/out"
+    contains "$TMP/out" '"architecture":"llama"' "llm info"
+  else
+    echo "skipping llm fixture checks: $FIX not present"
+  fi
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
