@@ -450,6 +450,10 @@ md_status md_case_answer(md_case *c, const md_next_question *q, const char *repl
 md_status md_assessment_to_json(const md_case *c, const md_assessment *a, md_buf *out);
 /* The structured clinical summary alone (JSON object). */
 md_status md_summary_to_json(const md_case *c, const md_assessment *a, md_buf *out);
+/* The assessment as a FHIR R4 Bundle (collection): Patient, one Observation per
+ * confirmed or denied finding, a Flag per red flag, a RiskAssessment with the
+ * differential (ICD-10-CM codes and probabilities) and a triage Observation. */
+md_status md_assessment_to_fhir(const md_case *c, const md_assessment *a, md_buf *out);
 /* A readable rendering of the summary for a terminal or a clinician's note. */
 md_status md_summary_to_text(const md_case *c, const md_assessment *a, md_buf *out);
 

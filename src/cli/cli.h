@@ -18,6 +18,9 @@ int cmd_demo(int argc, char **argv);
 int cmd_kb(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_llm(int argc, char **argv);
+int cmd_cases(int argc, char **argv);
+int cmd_index(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* Options common to the clinical commands. Settings come from, in rising precedence:
  * built-in defaults, a config file (--config FILE or MEDIFY_CONFIG), MEDIFY_* environment
@@ -27,6 +30,7 @@ typedef struct cli_clinical_opts {
     md_logger log;        /* JSON lines on stderr at the configured level */
     const char *kb_dir;   /* resolved "kb" setting, or NULL for the built-in copy */
     bool json;            /* --json */
+    bool fhir;            /* --fhir (assess): a FHIR R4 Bundle instead */
     double age_years;     /* --age N, < 0 when not given */
     md_sex sex;           /* --sex male|female */
     const char *condition;/* --condition ID (explain) */

@@ -5,9 +5,10 @@
 #include "cli/cli.h"
 
 static const char k_usage[] =
-    "usage: medify assess [--age N] [--sex male|female] [--kb DIR] [--json] < text\n"
+    "usage: medify assess [--age N] [--sex male|female] [--kb DIR] [--json | --fhir] < text\n"
     "Reads a description of symptoms on stdin and prints red flags, triage, likely\n"
-    "conditions, the next question to ask and a structured summary.\n";
+    "conditions, the next question to ask and a structured summary (--json: medify's\n"
+    "JSON; --fhir: a FHIR R4 Bundle).\n";
 
 static int assess_run(cli_clinical_opts o) {
     int rc = 0;
@@ -41,9 +42,11 @@ static int assess_run(cli_clinical_opts o) {
                 md_log(&o.log, MD_LOG_LEVEL_INFO, "assessment", MD_LOG_STR("triage", md_triage_level_name(a.level)),
                        MD_LOG_BOOL("emergency", a.emergency), MD_LOG_INT("red_flags", a.n_redflags),
                        MD_LOG_INT("text_bytes", n), MD_LOG_DOUBLE("ms", (double)(md_clock_monotonic_ns() - t0) / 1e6));
-                st = o.json ? md_assessment_to_json(c, &a, &out) : md_summary_to_text(c, &a, &out);
-                if (st == MD_OK && o.json) md_buf_append_char(&out, '\n');
-                if (st == MD_OK && !o.json && a.has_question)
+                st = o.fhir ? md_assessment_to_fhir(c, &a, &out)
+                     : o.json ? md_assessment_to_json(c, &a, &out)
+                              : md_summary_to_text(c, &a, &out);
+                if (st == MD_OK && (o.json || o.fhir)) md_buf_append_char(&out, '\n');
+                if (st == MD_OK && !o.json && !o.fhir && a.has_question)
                     md_buf_appendf(&out, "Next question: %s\n", a.question.text);
                 md_assessment_free(&a);
                 if (st != MD_OK) md_error_set(&err, st, "out of memory writing the assessment");

@@ -41,6 +41,8 @@ int cli_parse_clinical_opts(int argc, char **argv, cli_clinical_opts *o, const c
             exit(0); /* the CLI's own help: nothing else to clean up */
         } else if (strcmp(a, "--json") == 0) {
             o->json = true;
+        } else if (strcmp(a, "--fhir") == 0) {
+            o->fhir = true;
         } else if (strcmp(a, "--config") == 0 && val) {
             config_file = val;
             i++;

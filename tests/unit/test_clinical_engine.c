@@ -2,6 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "medify/clinical.h"
 #include "mini_kb.h"
@@ -256,6 +258,44 @@ static void test_summary(void) {
     run_free(&r);
 }
 
+static void test_fhir(void) {
+    run r = assess_text("crushing chest pain and sweating, no fever", 61, MD_SEX_MALE);
+    md_buf b;
+    md_buf_init(&b);
+    CHECK_EQ_INT(md_assessment_to_fhir(r.c, &r.a, &b), MD_OK);
+    json_error_t jerr;
+    json_t *root = json_loads(b.data, 0, &jerr);
+    CHECK_MSG(root != NULL, "FHIR is not JSON: %s", jerr.text);
+    if (root) {
+        CHECK_EQ_STR(json_string_value(json_object_get(root, "resourceType")), "Bundle");
+        json_t *entries = json_object_get(root, "entry");
+        size_t n_obs_true = 0, n_obs_false = 0, n_flags = 0, n_risk = 0;
+        for (size_t i = 0; i < json_array_size(entries); i++) {
+            json_t *res = json_object_get(json_array_get(entries, i), "resource");
+            const char *type = json_string_value(json_object_get(res, "resourceType"));
+            if (strcmp(type, "Flag") == 0) n_flags++;
+            if (strcmp(type, "RiskAssessment") == 0) {
+                n_risk++;
+                json_t *p0 = json_array_get(json_object_get(res, "prediction"), 0);
+                CHECK(json_real_value(json_object_get(p0, "probabilityDecimal")) > 0.5);
+                const char *code = json_string_value(json_object_get(
+                    json_array_get(json_object_get(json_object_get(p0, "outcome"), "coding"), 0), "code"));
+                CHECK_EQ_STR(code, "I21.9");
+            }
+            json_t *vb = json_object_get(res, "valueBoolean");
+            if (vb && json_is_true(vb)) n_obs_true++;
+            if (vb && json_is_false(vb)) n_obs_false++;
+        }
+        CHECK(n_obs_true >= 3); /* crushing chest pain, chest pain (implied), sweating */
+        CHECK_EQ_INT(n_obs_false, 1); /* fever */
+        CHECK_EQ_INT(n_flags, 1);
+        CHECK_EQ_INT(n_risk, 1);
+        json_decref(root);
+    }
+    md_buf_free(&b);
+    run_free(&r);
+}
+
 /* OOM loop over one whole assessment: every failure is an error, never a crash. */
 static void test_oom(void) {
     int failures = 0;
@@ -299,6 +339,7 @@ int main(void) {
     test_interview();
     test_explain();
     test_summary();
+    test_fhir();
     test_oom();
     md_kb_free(kb);
     return check_report("test_clinical_engine");
