@@ -168,7 +168,7 @@ static bool rd_str(cursor *c, const char *field, uint64_t max_bytes, size_t *off
 /* A key or tensor name: non-empty, no NUL byte (the API hands them out as C strings);
  * copied NUL-terminated into the arena. */
 static bool rd_name(cursor *c, md_gguf *g, const char *field, uint64_t max_bytes, const char **out) {
-    size_t off, n;
+    size_t off = 0, n = 0;
     size_t len_off = c->pos;
     if (!rd_str(c, field, max_bytes, &off, &n)) {
         return false;
@@ -518,7 +518,7 @@ static bool rd_alignment(cursor *c, md_gguf *g) {
 
 static md_status parse(md_gguf *g, md_error *err) {
     cursor c = {.bytes = g->bytes, .n_bytes = g->n_bytes, .status = MD_OK, .err = err};
-    uint64_t n_tensors, n_kv;
+    uint64_t n_tensors = 0, n_kv = 0;
     if (!rd_header(&c, g, &n_tensors, &n_kv)) {
         return c.status;
     }
