@@ -4,8 +4,8 @@
  *   medify llm tokenize --model M.gguf --text T [--add-special] [--parse-special] [--json]
  *
  * M may be a vocab-only GGUF (llama.cpp's ggml-vocab-*.gguf). Text comes from --text or,
- * when absent, stdin. The remaining llm commands (logits, generate, embed, bench) come
- * with the decoder and encoder. */
+ * when absent, stdin. `llm logits` lives in cmd_llm_decode.c; generate, embed and bench
+ * come with the sampler, the encoder and the fast kernels. */
 #include <stdio.h>
 #include <string.h>
 
@@ -13,11 +13,15 @@
 #include "medify/gguf.h"
 #include "medify/tokenizer.h"
 
+int llm_logits_main(int argc, char **argv); /* cmd_llm_decode.c */
+
 static const char k_usage[] =
     "usage: medify llm info --model M.gguf [--json]\n"
     "       medify llm tokenize --model M.gguf [--text T] [--add-special] [--parse-special] [--json]\n"
+    "       medify llm logits --model M.gguf --tokens \"1 2 3\" [--kv f16] [--reference] [--json]\n"
     "info prints the file's version, metadata keys and tensors; tokenize prints the token\n"
-    "ids of T (or of stdin) with the model's own tokenizer.\n";
+    "ids of T (or of stdin) with the model's own tokenizer; logits runs the decoder over the\n"
+    "tokens and prints the logits of every position.\n";
 
 typedef struct llm_opts {
     const char *model;
@@ -129,6 +133,7 @@ int cmd_llm(int argc, char **argv) {
         printf("%s", k_usage);
         return argc < 2 ? md_status_exit_code(MD_ERR_INVALID_ARG) : 0;
     }
+    if (strcmp(argv[1], "logits") == 0) return llm_logits_main(argc, argv);
     bool info = strcmp(argv[1], "info") == 0, tokenize = strcmp(argv[1], "tokenize") == 0;
     if (!info && !tokenize) {
         fprintf(stderr, "medify: unknown llm command '%s'\n%s", argv[1], k_usage);

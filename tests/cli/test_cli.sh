@@ -137,6 +137,9 @@ if "$MEDIFY" help | grep -q "^  llm"; then
     contains "$TMP/out" "9906 1917" "llama3 tokenize from stdin"
     "$MEDIFY" llm info --model "$FIX/models/tiny-llama-f32.gguf" --json >"$TMP/out"
     contains "$TMP/out" '"architecture":"llama"' "llm info"
+    expect_exit 0 "llm logits" -- "$MEDIFY" llm logits --model "$FIX/models/tiny-llama-f32.gguf" --tokens "1 2 3" --json
+    contains "$TMP/out" '{"logits":[[' "llm logits JSON"
+    expect_exit 64 "llm logits bad token" -- "$MEDIFY" llm logits --model "$FIX/models/tiny-llama-f32.gguf" --tokens "1 x 3"
   else
     echo "skipping llm fixture checks: $FIX not present"
   fi
