@@ -20,6 +20,7 @@ static const cli_command k_commands[] = {
     {"cases", "synthetic cases ('cases synth') and similar-case search ('cases search', query on stdin)", cmd_cases},
     {"index", "search index snapshots: 'index build', 'index info', 'index verify'", cmd_index},
     {"eval", "'eval retrieval': MRR, P@10, nDCG@10, Recall@1k from TREC qrels", cmd_eval},
+    {"serve", "the HTTP API (docs/openapi.yaml): clinical endpoints, /healthz, /readyz, /metrics", cmd_serve},
     {"demo", "the embedded default: the terminal interview on the built-in knowledge base", cmd_demo},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
