@@ -62,7 +62,10 @@ extern "C" {
     X(ERR_FORBIDDEN, -15, "forbidden", 77, 403, "not allowed")                             \
     X(ERR_LIMIT, -16, "limit_exceeded", 75, 429, "limit exceeded")                         \
     X(ERR_TIMEOUT, -17, "timeout", 75, 504, "timed out")                                   \
-    X(ERR_INTERNAL, -18, "internal_error", 70, 500, "internal error")
+    X(ERR_INTERNAL, -18, "internal_error", 70, 500, "internal error")                      \
+    X(ERR_METHOD_NOT_ALLOWED, -19, "method_not_allowed", 64, 405, "method not allowed")    \
+    X(ERR_UNSUPPORTED_MEDIA, -20, "unsupported_media_type", 65, 415, "unsupported media type") \
+    X(ERR_UNAVAILABLE, -21, "unavailable", 69, 503, "service unavailable")
 
 typedef enum md_status {
 #define MD_STATUS_ENUM(suffix, code, name, exit_code, http, message) MD_##suffix = code,
@@ -70,7 +73,7 @@ typedef enum md_status {
 #undef MD_STATUS_ENUM
 } md_status;
 
-#define MD_STATUS_COUNT 19
+#define MD_STATUS_COUNT 22
 
 const char *md_status_name(md_status s);    /* stable snake_case name, "unknown" if none */
 const char *md_status_message(md_status s); /* short English message */

@@ -275,7 +275,7 @@ static enum MHD_Result decide_early(srv_request *r, struct MHD_Connection *conn,
              * its code is spelled here (RFC 9110, sec. 15.5.6: with an Allow header). */
             md_error_set(&err, MD_ERR_UNSUPPORTED, "method %s is not allowed on this path; allowed: %s", r->method,
                          r->allow);
-            render_error_as(r, 405, "method_not_allowed", err.message);
+            render_error(r, MD_ERR_METHOD_NOT_ALLOWED, err.message);
         } else {
             /* The path is echoed only when it is short printable UTF-8. */
             size_t n_url = strlen(url);
@@ -299,7 +299,7 @@ static enum MHD_Result decide_early(srv_request *r, struct MHD_Connection *conn,
         }
     }
     if (r->route->json_body && r->content_type && !content_type_is_json(r->content_type)) {
-        render_error(r, MD_ERR_INVALID_ARG, "Content-Type must be application/json");
+        render_error(r, MD_ERR_UNSUPPORTED_MEDIA, "Content-Type must be application/json");
         return MHD_YES;
     }
     if (r->route->query) {

@@ -248,7 +248,7 @@ expect_error 400 invalid_utf8 "" "truncated UTF-8 sequence"
 post /v1/triage '{"text":"\ud800"}'
 expect_error 400 parse_error "" "lone surrogate escape"
 req POST /v1/triage '{"text":"cough"}' -H 'Content-Type: text/plain'
-expect_error 400 invalid_argument "Content-Type" "wrong content type"
+expect_error 415 unsupported_media_type "Content-Type" "wrong content type"
 { printf '{"text":"'; head -c 70000 /dev/zero | tr '\0' 'a'; printf '"}'; } >"$TMP/big.json"
 post /v1/triage "@$TMP/big.json"
 expect_error 413 too_large "limit" "oversized body (Content-Length)"

@@ -58,7 +58,11 @@ static void test_known_values(void) {
     CHECK_EQ_INT(md_status_exit_code(MD_ERR_NOT_FOUND), 66);
     CHECK_EQ_INT(md_status_http(MD_ERR_LIMIT), 429);
     CHECK_EQ_STR(md_status_name(MD_ERR_INTERNAL), "internal_error");
-    CHECK_EQ_INT(MD_ERR_INTERNAL, -(MD_STATUS_COUNT - 1));
+    CHECK_EQ_INT(MD_ERR_INTERNAL, -18);
+    CHECK_EQ_INT(md_status_http(MD_ERR_METHOD_NOT_ALLOWED), 405);
+    CHECK_EQ_INT(md_status_http(MD_ERR_UNSUPPORTED_MEDIA), 415);
+    CHECK_EQ_STR(md_status_name(MD_ERR_UNAVAILABLE), "unavailable");
+    CHECK_EQ_INT(md_status_http(MD_ERR_UNAVAILABLE), 503);
 }
 
 static void test_unknown_values(void) {
