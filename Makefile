@@ -6,7 +6,7 @@ JOBS ?= 2
 MEDIFY_SANITIZE ?=
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(TYPE) -DMEDIFY_SANITIZE=$(MEDIFY_SANITIZE)
 
-.PHONY: all build test demo deps kb-check lint format format-check bench vignettes vignettes-holdout fuzz clean
+.PHONY: all build test demo deps kb-check lint format format-check bench bench-deps bench-vector vignettes vignettes-holdout fuzz clean
 
 all: build
 
@@ -43,6 +43,19 @@ format-check:
 bench: build
 	./$(BUILD)/bench/bench_assess
 
+# Reference tools the benchmarks compare against (hnswlib, FAISS, wrk).
+bench-deps:
+	sudo sh -c 'apt-get update -qq && apt-get install -y -qq $$(grep -v "^#" scripts/debian-packages-bench.txt)'
+
+# Vector search: medify, hnswlib and FAISS on the same Gaussian-mixture data (N vectors).
+N ?= 100000
+bench-vector:
+	cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DMEDIFY_ENGINE=OFF -DMEDIFY_BENCH_COMPARE=ON
+	cmake --build build-bench -j$(JOBS) --target bench_vector bench_vector_hnswlib bench_vector_faiss
+	./build-bench/bench/bench_vector --n $(N) --write-data build-bench/vectors.bin | tee build-bench/vector-medify.jsonl
+	./build-bench/bench/compare/bench_vector_hnswlib build-bench/vectors.bin build-bench/vector-medify.jsonl
+	./build-bench/bench/compare/bench_vector_faiss build-bench/vectors.bin build-bench/vector-medify.jsonl
+
 # Prints the vignette report (emergency recall, triage accuracy, top-1/3/10).
 vignettes: build
 	./$(BUILD)/tests/golden/test_vignettes --report
@@ -58,4 +71,4 @@ fuzz:
 	cmake --build build-fuzz -j$(JOBS)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-fuzz build-bench
