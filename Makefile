@@ -45,7 +45,7 @@ bench: build
 
 # Reference tools the benchmarks compare against (hnswlib, FAISS, wrk).
 bench-deps:
-	sudo sh -c 'apt-get update -qq && apt-get install -y -qq $$(grep -v "^#" scripts/debian-packages-bench.txt)'
+	./scripts/install-deps.sh scripts/debian-packages-bench.txt
 
 # Vector search: medify, hnswlib and FAISS on the same Gaussian-mixture data (N vectors).
 N ?= 100000

@@ -1,9 +1,11 @@
 #!/bin/sh
-# Installs the Debian packages listed in scripts/debian-packages.txt.
-# Run as root or with sudo; does nothing that is not needed.
+# Installs the Debian packages listed in scripts/debian-packages.txt (or in the list
+# file given as the first argument, e.g. scripts/debian-packages-bench.txt). Uses sudo
+# when not run as root; does nothing that is not needed.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-pkgs=$(grep -v '^#' "$here/debian-packages.txt" | grep -v '^$' | tr '\n' ' ')
+list=${1:-$here/debian-packages.txt}
+pkgs=$(grep -v '^#' "$list" | grep -v '^$' | tr '\n' ' ')
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
