@@ -173,9 +173,27 @@ struct md_synth {
     link_ring *rings; /* one per condition */
     double *weights;  /* scratch: n_conditions */
     md_buf text, title;
+    md_map vocab;     /* lower-case words of the KB's clinician-facing names */
 };
 
 md_synth_params md_synth_default_params(void) { return (md_synth_params){.seed = 1, .first_pmid = MD_SYNTH_DEFAULT_FIRST_PMID}; }
+
+/* Adds the lower-case words of a name ("Shortness of breath (dyspnoea)") to the set. */
+static bool add_words(md_map *vocab, const char *name) {
+    char w[64];
+    size_t n = 0;
+    for (const char *p = name;; p++) {
+        char c = *p;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) {
+            if (n + 1 < sizeof w) w[n++] = (char)(c | 0x20);
+        } else {
+            if (n > 0 && md_map_put(vocab, w, n, 1) != MD_OK) return false;
+            n = 0;
+            if (!c) break;
+        }
+    }
+    return true;
+}
 
 md_status md_synth_new(const md_kb *kb, md_synth_params params, md_synth **out, md_error *err) {
     *out = NULL;
@@ -187,9 +205,15 @@ md_status md_synth_new(const md_kb *kb, md_synth_params params, md_synth **out, 
     md_arena_init(&s->arena, 16 * 1024);
     md_buf_init(&s->text);
     md_buf_init(&s->title);
+    md_map_init(&s->vocab);
     s->rings = md_calloc(md_kb_n_conditions(kb), sizeof *s->rings);
     s->weights = md_calloc(md_kb_n_conditions(kb), sizeof *s->weights);
-    if (!s->rings || !s->weights) {
+    bool vocab_ok = true;
+    for (size_t i = 0; i < md_kb_n_observations(kb) && vocab_ok; i++)
+        vocab_ok = add_words(&s->vocab, md_kb_observation_at(kb, i)->name);
+    for (size_t i = 0; i < md_kb_n_conditions(kb) && vocab_ok; i++)
+        vocab_ok = add_words(&s->vocab, md_kb_condition_at(kb, i)->name);
+    if (!s->rings || !s->weights || !vocab_ok) {
         md_synth_free(s);
         return md_error_set(err, MD_ERR_NOMEM, "synth: out of memory");
     }
@@ -204,6 +228,7 @@ void md_synth_free(md_synth *s) {
     md_buf_free(&s->title);
     md_free(s->rings);
     md_free(s->weights);
+    md_map_free(&s->vocab);
     md_free(s);
 }
 
@@ -220,13 +245,29 @@ static char *clinical_phrase(md_arena *a, const char *name) {
 
 /* Synonyms written from the patient's side ("i cant breathe") read badly in a case
  * report; keep the ones that sound clinical. */
-static bool clinical_synonym(const char *s) {
+static bool clinical_synonym(const md_map *vocab, const char *s) {
     static const char *const bad[] = {"i ", " i ", "my ", "cant", "dont", "feel", "im ", "got ", "ive ", "hurts", "me ", " me", "keep"};
     if (strlen(s) < 4) return false;
     for (size_t i = 0; i < MD_ARRAY_LEN(bad); i++)
         if (strstr(s, bad[i]) == s || (bad[i][0] == ' ' && strstr(s, bad[i]))) return false;
     for (const char *p = s; *p; p++)
         if (*p >= '0' && *p <= '9') return false;
+    /* Synonyms carry patients' misspellings ("sneazing") on purpose, for matching;
+     * a case report should not. Keep a synonym only when every word of it occurs in
+     * some clinician-facing name of the knowledge base. */
+    const char *w = s;
+    while (*w) {
+        while (*w && !((*w >= 'a' && *w <= 'z') || (*w >= 'A' && *w <= 'Z'))) w++;
+        const char *e = w;
+        while ((*e >= 'a' && *e <= 'z') || (*e >= 'A' && *e <= 'Z')) e++;
+        if (e > w) {
+            char lw[64];
+            size_t n = (size_t)(e - w) < sizeof lw ? (size_t)(e - w) : sizeof lw - 1;
+            for (size_t i = 0; i < n; i++) lw[i] = (char)(w[i] | 0x20);
+            if (!md_map_get(vocab, lw, n, NULL)) return false;
+        }
+        w = e;
+    }
     return true;
 }
 
@@ -234,7 +275,7 @@ static const char *finding_words(md_synth *s, rng *r, const md_kb_observation *o
     if (o->n_synonyms > 0 && rng_unit(r) < 0.4) {
         for (int tries = 0; tries < 3; tries++) {
             const char *syn = o->synonyms[rng_below(r, (uint32_t)o->n_synonyms)];
-            if (clinical_synonym(syn)) return syn;
+            if (clinical_synonym(&s->vocab, syn)) return syn;
         }
     }
     const char *p = clinical_phrase(&s->arena, o->name);

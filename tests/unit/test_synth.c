@@ -38,6 +38,16 @@ static char *csv_of(const md_kb *kb, uint64_t seed, uint64_t n) {
     return buf;
 }
 
+/* Case reports are written like a clinician's: the patients' misspellings that the KB
+ * keeps for matching ("sneazing", "diarea", "nausious") never appear in them. */
+static void test_no_patient_misspellings(const md_kb *kb) {
+    char *csv = csv_of(kb, 11, 3000);
+    static const char *const misspelt[] = {"sneazing", "diarea", "nausious", "stomache", "headach ", "vomitting"};
+    for (size_t i = 0; csv && i < sizeof misspelt / sizeof misspelt[0]; i++)
+        CHECK_MSG(strstr(csv, misspelt[i]) == NULL, "synthetic text contains '%s'", misspelt[i]);
+    free(csv);
+}
+
 int main(void) {
     md_kb *kb = NULL;
     md_error err = {0};
@@ -101,6 +111,7 @@ int main(void) {
     free(per_cond);
     md_buf_free(&row);
     md_synth_free(s);
+    test_no_patient_misspellings(kb);
     md_kb_free(kb);
     return check_report("test_synth");
 }
