@@ -415,6 +415,17 @@ md_assess_params md_assess_default_params(void);
 md_status md_assess(const md_case *c, md_assess_params params, md_assessment *out, md_error *err);
 void md_assessment_free(md_assessment *a);
 
+/* Questions worth asking: unknown, not yet asked observations linked to the
+ * assessment's top conditions, by expected information gain in bits over that
+ * ranking, best first. Writes at most cap into out and the count into *n_out; only
+ * gains above min_gain_bits count. The interview asks the first one. */
+typedef struct md_suggestion {
+    uint32_t obs;
+    double information_gain_bits;
+} md_suggestion;
+md_status md_suggest_questions(const md_case *c, const md_assessment *a, double min_gain_bits, md_suggestion *out,
+                               size_t cap, size_t *n_out, md_error *err);
+
 /* Evidence for and against one condition given the case. */
 typedef struct md_explain_item {
     uint32_t obs;

@@ -59,7 +59,7 @@ md_status md_assess(const md_case *c, md_assess_params params, md_assessment *ou
     }
     if (st == MD_OK) st = triage_decide(c, out->redflags, out->n_redflags, out->conditions, out->n_conditions, out);
     if (st == MD_OK) {
-        interview_next(c, post, out, params, out);
+        interview_next(c, out, params, out);
         if (out->has_question && out->question.question >= 0) {
             const md_kb_question *kq = &kb->questions[out->question.question];
             const char **labels = md_arena_calloc(&out->arena, kq->n_choices + 1, sizeof *labels);

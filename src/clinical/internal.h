@@ -184,7 +184,7 @@ md_status triage_decide(const md_case *c, const md_redflag_hit *hits, size_t n_h
                         const md_ranked_condition *ranked, size_t n_ranked, md_assessment *a);
 
 /* Interview (interview.c). */
-void interview_next(const md_case *c, const double *post, const md_assessment *a,
+void interview_next(const md_case *c, const md_assessment *a,
                     md_assess_params params, md_assessment *out);
 
 /* Whether an entry counts as the patient's current, present finding. */

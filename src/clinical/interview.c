@@ -7,19 +7,16 @@
  *   4. attribute follow-ups of the complaints (onset, severity, duration, highest
  *      temperature) and the KB's multiple-choice questions (headache character, ...);
  *   5. the observation with the largest expected information gain about the
- *      differential (expected drop in entropy, Shannon 1948), computed over the
- *      TOP_K most likely conditions.
+ *      differential (md_suggest_questions in suggest.c).
  * Nothing is asked twice (md_case_was_asked). The interview should stop when the
  * leading condition is likely enough, when questions run out or stop being
  * informative, or after max_questions.
  */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "clinical/internal.h"
 
-#define TOP_K 30              /* conditions considered for information gain */
 #define MIN_GAIN_BITS 0.01    /* below this a question is not worth the patient's time */
 
 static const char *const k_sex_choices[] = {"Female", "Male"};
@@ -163,74 +160,16 @@ static bool try_attributes(const md_case *c, md_next_question *q) {
     return false;
 }
 
-static double entropy(const double *p, size_t n) {
-    double h = 0;
-    for (size_t i = 0; i < n; i++)
-        if (p[i] > 0) h -= p[i] * log2(p[i]);
-    return h;
-}
-
-static double clamp01(double p) { return p < 0.001 ? 0.001 : p > 0.999 ? 0.999 : p; }
-
 /* Best observation by expected information gain over the top conditions. */
-static bool try_information_gain(const md_case *c, const double *post, const md_assessment *a,
-                                 md_next_question *q) {
-    const md_kb *kb = c->kb;
-    size_t k = a->n_conditions < TOP_K ? a->n_conditions : TOP_K;
-    if (k < 2) return false;
-    double p[TOP_K] = {0}, mass = 0;
-    uint32_t ids[TOP_K] = {0};
-    for (size_t i = 0; i < k; i++) {
-        ids[i] = a->conditions[i].condition;
-        p[i] = post[ids[i]];
-        mass += p[i];
-    }
-    if (mass <= 0) return false;
-    for (size_t i = 0; i < k; i++) p[i] /= mass;
-    double h0 = entropy(p, k);
-    double best_gain = MIN_GAIN_BITS;
-    int32_t best = -1;
-    /* Each candidate once, even when several top conditions link it. */
-    uint8_t *seen = md_calloc(kb->n_obs + 1, 1);
-    if (!seen) return false;
-    /* Candidates: unknown observations linked to any top condition. */
-    for (size_t i = 0; i < k; i++) {
-        const md_kb_condition *cond = &kb->cond[ids[i]];
-        for (size_t e = 0; e < cond->n_evidence; e++) {
-            uint32_t o = cond->evidence[e].obs;
-            if (seen[o]) continue;
-            seen[o] = 1;
-            const md_case_entry *en = &c->entries[o];
-            if (en->status != MD_OBS_STATUS_UNKNOWN && en->context == MD_OBS_CONTEXT_CURRENT) continue;
-            if (asked(c, kb->obs[o].id)) continue;
-            double like[TOP_K], yes = 0;
-            for (size_t j = 0; j < k; j++) {
-                like[j] = clamp01(kb->obs[o].base_rate);
-                const md_kb_condition *cj = &kb->cond[ids[j]];
-                for (size_t x = 0; x < cj->n_evidence; x++)
-                    if (cj->evidence[x].obs == o) like[j] = clamp01(cj->evidence[x].p_present);
-                yes += p[j] * like[j];
-            }
-            if (yes <= 0 || yes >= 1) continue;
-            double py[TOP_K], pn[TOP_K];
-            for (size_t j = 0; j < k; j++) {
-                py[j] = p[j] * like[j] / yes;
-                pn[j] = p[j] * (1 - like[j]) / (1 - yes);
-            }
-            double gain = h0 - (yes * entropy(py, k) + (1 - yes) * entropy(pn, k));
-            if (gain > best_gain + 1e-12) {
-                best_gain = gain;
-                best = (int32_t)o;
-            }
-        }
-    }
-    md_free(seen);
-    if (best < 0) return false;
-    set_yesno(q, kb, (uint32_t)best);
+static bool try_information_gain(const md_case *c, const md_assessment *a, md_next_question *q) {
+    md_suggestion best;
+    size_t n = 0;
+    if (md_suggest_questions(c, a, MIN_GAIN_BITS, &best, 1, &n, NULL) != MD_OK || n == 0) return false;
+    set_yesno(q, c->kb, best.obs);
     return true;
 }
 
-void interview_next(const md_case *c, const double *post, const md_assessment *a, md_assess_params params,
+void interview_next(const md_case *c, const md_assessment *a, md_assess_params params,
                     md_assessment *out) {
     out->has_question = false;
     out->should_stop = false;
@@ -248,7 +187,7 @@ void interview_next(const md_case *c, const double *post, const md_assessment *a
     bool confident = top >= params.stop_probability;
     if (!have) have = try_demographics(c, &q);
     if (!have) have = try_attributes(c, &q);
-    if (!have && !confident) have = try_information_gain(c, post, a, &q);
+    if (!have && !confident) have = try_information_gain(c, a, &q);
     if (c->n_asked >= params.max_questions) have = false;
     if (have) {
         out->question = q;

@@ -8,7 +8,7 @@
  * the cost, and red flags must run on every answer anyway.
  *
  * POST /v1/explain answers as `medify explain --json`; POST /v1/suggest lists the next
- * observations worth asking about (suggest.c). Every answer carries the notice.
+ * observations worth asking about (md_suggest_questions). Every answer carries the notice.
  */
 #include <string.h>
 
@@ -117,10 +117,11 @@ md_status srv_handle_suggest(srv_request *r, md_error *err) {
     md_assessment a;
     md_status st = assess_request(r, SRV_FIELDS_CASE | SRV_FIELD_MAX_RESULTS, &in, &c, &a, err);
     if (st != MD_OK) return st;
-    srv_suggestion *sug = NULL;
     size_t n_sug = 0;
     size_t max = in.max_results > 0 ? (size_t)in.max_results : SUGGEST_DEFAULT_RESULTS;
-    st = srv_suggest(kb, c, &a, max, &r->arena, &sug, &n_sug, err);
+    md_suggestion *sug = md_arena_calloc(&r->arena, max, sizeof *sug);
+    st = sug ? md_suggest_questions(c, &a, 0.0, sug, max, &n_sug, err)
+             : md_error_set(err, MD_ERR_NOMEM, "out of memory");
     if (st == MD_OK) {
         md_buf *b = &r->resp;
         md_buf_append_str(b, "{\"suggestions\":[");

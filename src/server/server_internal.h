@@ -5,7 +5,6 @@
  *   router.c     the route table (data) and path matching (404 / 405 + Allow)
  *   request.c    strict JSON request decoding into a clinical case
  *   handlers_clinical.c, handlers_catalog.c, handlers_ops.c   one function per route
- *   suggest.c    next observations by expected information gain
  *   metrics.c    counters and latency histograms, Prometheus text rendering
  */
 #ifndef MEDIFY_SERVER_INTERNAL_H
@@ -168,18 +167,7 @@ md_status srv_input_decode(srv_request *r, uint32_t allowed, bool need_case, srv
  * Free with md_case_free. */
 md_status srv_case_build(const md_kb *kb, const srv_input *in, md_case **out, md_error *err);
 
-/* ---------------------------------------------------------------- suggest ---- */
 
-typedef struct srv_suggestion {
-    uint32_t obs;
-    double information_gain_bits;
-} srv_suggestion;
-
-/* The unknown observations linked to the ranked conditions, ordered by expected
- * information gain over the ranking (see suggest.c). Writes up to max_results into
- * out (allocated from arena). */
-md_status srv_suggest(const md_kb *kb, const md_case *c, const md_assessment *a, size_t max_results, md_arena *arena,
-                      srv_suggestion **out, size_t *n_out, md_error *err);
 
 /* --------------------------------------------------------------- handlers ---- */
 
