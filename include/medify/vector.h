@@ -14,8 +14,10 @@
  * M neighbours per node (2M on layer 0), greedy descent then beam search of width
  * ef, neighbour selection by the heuristic of section 4 (algorithm 4).
  *
- * Thread safety: searches may run concurrently with each other; inserts and deletes
- * need exclusive access (the caller's lock).
+ * Thread safety: searches may run concurrently with each other; inserts, deletes,
+ * compaction and md_vindex_set_ef_search change the index and need exclusive access
+ * (the caller's lock). A caller wanting a different ef per query keeps one index per
+ * setting or serialises the change with its searches.
  */
 #ifndef MEDIFY_VECTOR_H
 #define MEDIFY_VECTOR_H
