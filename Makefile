@@ -6,7 +6,7 @@ JOBS ?= 2
 MEDIFY_SANITIZE ?=
 CMAKE_FLAGS = -DCMAKE_BUILD_TYPE=$(TYPE) -DMEDIFY_SANITIZE=$(MEDIFY_SANITIZE)
 
-.PHONY: all build test demo deps kb-check lint format format-check bench bench-deps bench-vector vignettes vignettes-holdout fuzz clean
+.PHONY: all build test demo deps kb-check lint format format-check bench bench-deps bench-vector bench-fts5 vignettes vignettes-holdout fuzz clean
 
 all: build
 
@@ -46,6 +46,14 @@ bench: build
 # Reference tools the benchmarks compare against (hnswlib, FAISS, wrk).
 bench-deps:
 	./scripts/install-deps.sh scripts/debian-packages-bench.txt
+
+# Lexical search: medify's BM25 index against SQLite FTS5 bm25() on the same synthetic
+# cases and queries, and the tokens each gives for medical strings.
+bench-fts5:
+	cmake -S . -B build-rel -DCMAKE_BUILD_TYPE=Release -DMEDIFY_ENGINE=OFF
+	cmake --build build-rel -j$(JOBS) --target bench_fts5
+	./build-rel/bench/bench_fts5 --tokens
+	./build-rel/bench/bench_fts5 167034 1000 10
 
 # Vector search: medify, hnswlib and FAISS on the same Gaussian-mixture data (N vectors).
 N ?= 100000

@@ -18,14 +18,15 @@
  *
  * docs/llama.md has the details (tensor names and shapes, how each step rounds, the
  * tolerances against llama.cpp). Weights stay in the file mapping in their own type;
- * matrix-vector products go row by row through md_vec_dot with the activations
- * quantised to the weight type's vec_dot_type, as ggml-cpu does (tensor.h), unless the
- * context asks for the f32 reference path.
+ * matrix products multiply them with the activations quantised to the weight type's
+ * vec_dot_type, as ggml-cpu does (tensor.h), through SIMD kernels chosen for the CPU
+ * (AVX2, AVX-512; MEDIFY_CPU=scalar|avx2|avx512 caps the choice) on a pool of
+ * n_threads threads, unless the context asks for the f32 reference path.
  *
  * Ownership and threads: a model is immutable after loading and may be shared by any
- * number of contexts, also on different threads; a context (KV cache + scratch) is
- * used by one thread at a time. Every buffer a context needs is allocated by
- * md_llama_ctx_new, so decoding allocates nothing.
+ * number of contexts, also on different threads; a context (KV cache + scratch +
+ * its worker threads) is used by one thread at a time. Every buffer and thread a
+ * context needs is created by md_llama_ctx_new, so decoding allocates nothing.
  */
 #ifndef MEDIFY_LLAMA_H
 #define MEDIFY_LLAMA_H
@@ -117,17 +118,22 @@ typedef struct md_llama_ctx_params {
     md_llama_matmul matmul;
     bool logits_all; /* md_llama_decode writes the logits of every token of the
                         call (n × n_vocab); false: of the last token only */
+    int n_threads;   /* threads decoding (the caller + n_threads − 1 workers the
+                        context owns); 0 = every online CPU. Results do not depend
+                        on it. */
 } md_llama_ctx_params;
 
-/* n_ctx 0 (the model's), n_batch 512, F32 KV cache, GGML matmul, last logits only. */
+/* n_ctx 0 (the model's), n_batch 512, F32 KV cache, GGML matmul, last logits only,
+ * n_threads 0 (all CPUs). */
 md_llama_ctx_params md_llama_ctx_default_params(void);
 
 typedef struct md_llama_ctx md_llama_ctx;
 
 /* A new context over `model` (which must outlive it): the KV cache (n_layer × n_ctx ×
  * n_head_kv·head_dim for K and for V) and all scratch are allocated here, once.
- * Errors: MD_ERR_INVALID_ARG (n_ctx above MD_LLAMA_MAX_CTX), MD_ERR_TOO_LARGE (sizes
- * overflow), MD_ERR_NOMEM. Free with md_llama_ctx_free. */
+ * Errors: MD_ERR_INVALID_ARG (n_ctx above MD_LLAMA_MAX_CTX, n_threads < 0 or above
+ * MD_POOL_MAX_THREADS), MD_ERR_TOO_LARGE (sizes overflow), MD_ERR_NOMEM, MD_ERR_IO (a
+ * worker thread could not be started). Free with md_llama_ctx_free. */
 md_status md_llama_ctx_new(const md_llama_model *model, md_llama_ctx_params params, md_llama_ctx **out, md_error *err);
 void md_llama_ctx_free(md_llama_ctx *ctx);
 

@@ -59,8 +59,8 @@ md_llm_sampling md_llm_sampling_default(void);
 typedef struct md_llm_usage {
     uint32_t prompt_tokens;
     uint32_t completion_tokens;
-    double prompt_ms;     /* prompt processing (local) or time to first token (remote) */
-    double generation_ms; /* the rest */
+    double prompt_ms;       /* prompt processing (local) or time to first token (remote) */
+    double generation_ms;   /* the rest */
     char finish_reason[16]; /* "stop", "length", "cancelled" */
 } md_llm_usage;
 
@@ -72,18 +72,25 @@ typedef bool (*md_llm_piece_fn)(const char *piece, size_t len, void *ctx);
 typedef struct md_llm md_llm;
 
 typedef struct md_llm_local_params {
-    uint32_t n_ctx;    /* 0: min(model's n_ctx_train, 8192) */
-    int n_threads;     /* 0: all cores */
+    uint32_t n_ctx; /* 0: min(model's n_ctx_train, 8192) */
+    int n_threads;  /* decoding threads (md_llama_ctx_params.n_threads); 0: all cores */
 } md_llm_local_params;
 
+md_llm_local_params md_llm_local_default_params(void); /* all 0: the defaults above */
+
 typedef struct md_llm_remote_params {
-    const char *model;       /* "model" field sent; NULL: the server's default */
-    const char *api_key;     /* Authorization: Bearer; NULL: none */
+    const char *model;           /* "model" field sent; NULL: the server's default */
+    const char *api_key;         /* Authorization: Bearer; NULL: none */
     uint32_t connect_timeout_ms; /* default 5000 */
-    uint32_t timeout_ms;     /* whole request, default 120000 */
-    uint32_t idle_timeout_ms; /* no byte for this long while streaming: error; default 30000 */
-    int max_retries;         /* on connect errors, 429 and 5xx before any byte streamed; default 2 */
+    uint32_t timeout_ms;         /* whole request, default 120000 */
+    uint32_t idle_timeout_ms;    /* no byte for this long (waiting or streaming): MD_ERR_TIMEOUT; default 30000 */
+    int max_retries;             /* on connect errors, 429 and 5xx before any byte streamed; default 2;
+                                    0: no retry; < 0: the default */
 } md_llm_remote_params;
+
+/* Zero timeouts mean the defaults above; md_llm_remote_default_params() gives them
+ * explicitly (model and api_key NULL, max_retries 2). */
+md_llm_remote_params md_llm_remote_default_params(void);
 
 /* Opens a local GGUF decoder. Errors: those of md_llama_load / md_tokenizer_load. */
 md_status md_llm_open_local(const char *model_path, const md_llm_local_params *params, md_llm **out, md_error *err);
@@ -105,7 +112,10 @@ const char *md_llm_name(const md_llm *llm);
  * a bad role, invalid UTF-8), MD_ERR_LIMIT (the prompt does not fit the context),
  * MD_ERR_IO / MD_ERR_TIMEOUT / MD_ERR_PARSE (remote: connection, timeout, malformed
  * answer or SSE stream — the message says which), MD_ERR_UNAVAILABLE (remote answered
- * 5xx/429 after all retries). Text already streamed stays streamed. */
+ * 5xx/429 after all retries), MD_ERR_UNAUTHORIZED / MD_ERR_FORBIDDEN / MD_ERR_NOT_FOUND
+ * (remote HTTP 401 / 403 / 404, with the server's message), MD_ERR_UNSUPPORTED (local:
+ * a chat template medify does not render). Text already streamed stays streamed.
+ * docs/llm.md has the whole table. */
 md_status md_llm_chat(md_llm *llm, const md_llm_message *msgs, size_t n_msgs, const md_llm_sampling *sampling,
                       md_llm_piece_fn on_piece, void *ctx, md_buf *out, md_llm_usage *usage, md_error *err);
 /* Plain completion of a prompt (no template). Same contract as md_llm_chat. */

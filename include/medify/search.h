@@ -213,6 +213,7 @@ md_status md_hybrid_search(const md_bm25 *bm25, const md_embedder *embedder, con
 #define MD_SNAPSHOT_MAX_FILES 16
 #define MD_SNAPSHOT_MANIFEST "manifest.json"
 #define MD_SNAPSHOT_BM25_FILE "bm25.bin"
+#define MD_SNAPSHOT_HNSW_FILE "hnsw.bin" /* dense vectors of the case chunks (vector.h) */
 
 typedef struct md_snapshot_file {
     char name[64];      /* a plain file name inside the version directory */
@@ -229,6 +230,11 @@ typedef struct md_snapshot_manifest {
     uint64_t n_cases;
     md_snapshot_file files[MD_SNAPSHOT_MAX_FILES];
     size_t n_files;
+    /* The encoder whose vectors the "hnsw" file holds (manifest key "embedding");
+     * embed_dim 0 and empty strings when the snapshot has no dense vectors. */
+    char embed_model[128];       /* the model's general.name, else its file name */
+    char embed_model_path[1024]; /* the file it was loaded from at build time */
+    uint32_t embed_dim;
 } md_snapshot_manifest;
 
 typedef struct md_snapshot_writer md_snapshot_writer;
@@ -245,6 +251,10 @@ const char *md_snapshot_writer_path(md_snapshot_writer *w, const char *name);
 /* Records a file written to md_snapshot_writer_path(w, name). */
 md_status md_snapshot_writer_add(md_snapshot_writer *w, const char *name, const char *kind, uint64_t n_items,
                                  md_error *err);
+/* Records the encoder of the snapshot's dense vectors (model name, its file, dim > 0);
+ * MD_ERR_INVALID_ARG when a string does not fit the manifest fields. */
+md_status md_snapshot_writer_set_embedding(md_snapshot_writer *w, const char *model, const char *model_path,
+                                           uint32_t dim, md_error *err);
 /* Checksums the files, writes manifest.json, makes files read-only, renames the staging
  * directory to DATA_DIR/index/<version> and points `current` at it. */
 md_status md_snapshot_writer_commit(md_snapshot_writer *w, const char *dataset_version, uint64_t n_cases,

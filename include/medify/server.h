@@ -10,6 +10,10 @@
  *   GET  /v1/conditions, /v1/symptoms           the knowledge-base catalogue
  *   GET  /v1/openapi.yaml                       the API description
  *   GET  /healthz, /readyz, /metrics            liveness, readiness, Prometheus text
+ *   /v1/auth/..., /v1/users, /v1/api-keys, /v1/audit, /v1/interviews, /v1/reports,
+ *   /v1/patients                                the product: accounts, interviews,
+ *                                               reports and the clinician's review,
+ *                                               over the store in params.data_dir
  *
  * Requests are validated strictly: malformed JSON, wrong types, unknown fields,
  * invalid UTF-8, oversized bodies, unknown ids, unknown routes and wrong methods each
@@ -59,6 +63,16 @@ typedef struct md_server_params {
     int request_timeout_ms;  /* a request body must arrive within this */
     const char *cors_origin; /* NULL or "": CORS off; else the Access-Control-Allow-Origin */
     md_logger log;           /* access and lifecycle logs (component "server") */
+    /* The product (accounts, interviews, reports; accounts.h, records.h). */
+    const char *data_dir;    /* the store; NULL: no store, the product routes answer 503 */
+    bool insecure_cookies;   /* omit the cookie's Secure attribute (plain http://127.0.0.1) */
+    int64_t session_ttl_ms;  /* default MD_SESSION_DEFAULT_TTL_MS */
+    double rate_ip_per_s;    /* token bucket per client address; 0: off */
+    double rate_ip_burst;
+    double rate_user_per_s;  /* token bucket per signed-in user or API key; 0: off */
+    double rate_user_burst;
+    uint32_t password_memory_kib; /* Argon2id cost of new passwords (0: the default) */
+    uint32_t password_iterations;
 } md_server_params;
 
 md_server_params md_server_default_params(void);

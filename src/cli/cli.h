@@ -23,6 +23,7 @@ int cmd_index(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_ingest(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_model(int argc, char **argv);
 
 /* Options common to the clinical commands. Settings come from, in rising precedence:
  * built-in defaults, a config file (--config FILE or MEDIFY_CONFIG), MEDIFY_* environment

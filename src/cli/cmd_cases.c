@@ -1,7 +1,9 @@
 /* medify cases synth|search: write synthetic PMC-Patients CSV; search stored cases.
  *
  * search reads the query on stdin, runs hybrid search (BM25 from the current index
- * snapshot; the dense ranker joins once an embedder exists) and prints
+ * snapshot, fused by RRF with the dense ranker when the snapshot holds vectors and
+ * their encoder is given with --embed-model or found at the path the manifest records;
+ * cli_dense.h) and prints
  * {"results":[{"case_id","patient_uid","pmid","title","age","sex","score","bm25",
  * "dense","snippet"}]} with case details from the store.
  */
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_dense.h"
 #include "medify/search.h"
 #include "medify/store.h"
 #include "medify/synth.h"
@@ -22,10 +25,11 @@
 static const char k_usage[] =
     "usage: medify cases synth --n N [--seed S] --out FILE\n"
     "       medify cases search [--k 10] [--sex male|female] [--age-min N] [--age-max N]\n"
-    "                           [--min-score S] [--data-dir DIR] [--json] < query.txt\n"
+    "                           [--min-score S] [--data-dir DIR] [--embed-model E.gguf] [--json] < query.txt\n"
     "synth writes N synthetic cases from the knowledge base as PMC-Patients CSV\n"
     "(reproducible per seed). search finds stored cases similar to the text on stdin\n"
-    "using the current index snapshot ('medify index build').\n";
+    "using the current index snapshot ('medify index build'); dense scores need a snapshot\n"
+    "built with --embed-model (its model is used when --embed-model is not given).\n";
 
 static bool parse_u64(const char *s, uint64_t *out) {
     char *end;
@@ -102,7 +106,7 @@ static size_t snippet_len(const char *text) {
 
 static int cases_search(int argc, char **argv) {
     md_hybrid_params hp = md_hybrid_default_params();
-    const char *data_dir = NULL;
+    const char *data_dir = NULL, *embed_model = NULL;
     bool json = false;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -133,6 +137,9 @@ static int cases_search(int argc, char **argv) {
         } else if (strcmp(a, "--data-dir") == 0 && v) {
             data_dir = v;
             i++;
+        } else if (strcmp(a, "--embed-model") == 0 && v) {
+            embed_model = v;
+            i++;
         } else {
             return usage_fail("unknown or incomplete option", a);
         }
@@ -148,6 +155,10 @@ static int cases_search(int argc, char **argv) {
     md_bm25 *ix = NULL;
     md_store *store = NULL;
     md_hybrid_hit *hits = NULL;
+    md_snapshot_manifest manifest;
+#ifndef MEDIFY_NO_ENGINE
+    cli_dense_search *dense = NULL;
+#endif
     md_buf b;
     md_buf_init(&b);
     md_arena a;
@@ -160,14 +171,29 @@ static int cases_search(int argc, char **argv) {
     if (st == MD_OK && !md_snapshot_file_path(data_dir, version, MD_SNAPSHOT_BM25_FILE, path, sizeof path))
         st = md_error_set(&err, MD_ERR_INVALID_ARG, "data directory path too long");
     if (st == MD_OK) st = md_bm25_load(path, &ix, &err);
+    if (st == MD_OK) st = md_snapshot_manifest_read(data_dir, version, &manifest, &err);
+    const md_embedder *embedder = NULL;
+    const md_dense_ranker *ranker = NULL;
+#ifndef MEDIFY_NO_ENGINE
+    if (st == MD_OK) st = cli_dense_search_open(data_dir, &manifest, embed_model, &dense, &err);
+    if (st == MD_OK && dense) {
+        embedder = cli_dense_search_embedder(dense);
+        ranker = cli_dense_search_ranker(dense);
+    } else if (st == MD_OK && manifest.embed_dim > 0) {
+        fprintf(stderr, "medify: the snapshot's embedding model %s is not readable; BM25 only\n",
+                manifest.embed_model_path);
+    }
+#else
+    if (st == MD_OK && embed_model) st = md_error_set(&err, MD_ERR_UNSUPPORTED, "--embed-model needs the inference engine");
+#endif
     if (st == MD_OK) st = md_store_open(data_dir, &store, &err);
     size_t n_hits = 0;
     if (st == MD_OK) {
         hits = md_calloc(hp.k, sizeof *hits);
         if (!hits) st = md_error_set(&err, MD_ERR_NOMEM, "out of memory");
     }
-    /* no embedder exists yet: BM25 alone, dense reported as null */
-    if (st == MD_OK) st = md_hybrid_search(ix, NULL, NULL, query, n_query, hp, hits, &n_hits, &err);
+    /* without vectors BM25 alone, dense reported as null */
+    if (st == MD_OK) st = md_hybrid_search(ix, embedder, ranker, query, n_query, hp, hits, &n_hits, &err);
     if (st == MD_OK) {
         md_buf_append_str(&b, "{\"results\":[");
         for (size_t i = 0; i < n_hits && st == MD_OK; i++) {
@@ -207,9 +233,12 @@ static int cases_search(int argc, char **argv) {
         if (json) {
             fputs(b.data, stdout);
         } else {
-            for (size_t i = 0; i < n_hits; i++)
-                printf("%2zu. case %llu  score %.5f  bm25 %.3f\n", i + 1, (unsigned long long)hits[i].id, hits[i].score,
+            for (size_t i = 0; i < n_hits; i++) {
+                printf("%2zu. case %llu  score %.5f  bm25 %.3f", i + 1, (unsigned long long)hits[i].id, hits[i].score,
                        hits[i].bm25);
+                if (hits[i].has_dense) printf("  dense %.4f", hits[i].dense);
+                putchar('\n');
+            }
             if (n_hits == 0) printf("no matching cases\n");
         }
     } else {
@@ -220,6 +249,9 @@ static int cases_search(int argc, char **argv) {
     md_free(hits);
     md_free(query);
     md_bm25_free(ix);
+#ifndef MEDIFY_NO_ENGINE
+    cli_dense_search_free(dense);
+#endif
     if (store) md_store_close(store);
     return rc;
 }

@@ -154,11 +154,6 @@ static int chat_run(cli_clinical_opts o) {
     return st == MD_OK ? 0 : cli_fail(&err, o.json);
 }
 
-int cmd_demo(int argc, char **argv) {
-    /* The embedded default at this stage: the interview on the built-in knowledge base. */
-    return cmd_chat(argc, argv);
-}
-
 int cmd_chat(int argc, char **argv) {
     cli_clinical_opts o;
     int rc = cli_parse_clinical_opts(argc, argv, &o, k_usage);

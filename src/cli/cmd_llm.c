@@ -14,11 +14,17 @@
 #include "medify/tokenizer.h"
 
 int llm_logits_main(int argc, char **argv); /* cmd_llm_decode.c */
+int llm_generate_main(int argc, char **argv); /* cmd_llm_generate.c */
+int llm_embed_main(int argc, char **argv);  /* cmd_llm_embed.c */
+int llm_bench_main(int argc, char **argv);  /* cmd_llm_bench.c */
 
 static const char k_usage[] =
     "usage: medify llm info --model M.gguf [--json]\n"
     "       medify llm tokenize --model M.gguf [--text T] [--add-special] [--parse-special] [--json]\n"
     "       medify llm logits --model M.gguf --tokens \"1 2 3\" [--kv f16] [--reference] [--json]\n"
+    "       medify llm generate --model M.gguf (--prompt T | --chat T) [--max-tokens N] [--url URL] [--stream] [--json]\n"
+    "       medify llm embed --model E.gguf [--text T] [--pooling mean|cls|last] [--json]\n"
+    "       medify llm bench --model M.gguf [-p 512] [-n 128] [-t THREADS] [--json]\n"
     "info prints the file's version, metadata keys and tensors; tokenize prints the token\n"
     "ids of T (or of stdin) with the model's own tokenizer; logits runs the decoder over the\n"
     "tokens and prints the logits of every position.\n";
@@ -134,6 +140,9 @@ int cmd_llm(int argc, char **argv) {
         return argc < 2 ? md_status_exit_code(MD_ERR_INVALID_ARG) : 0;
     }
     if (strcmp(argv[1], "logits") == 0) return llm_logits_main(argc, argv);
+    if (strcmp(argv[1], "generate") == 0) return llm_generate_main(argc, argv);
+    if (strcmp(argv[1], "embed") == 0) return llm_embed_main(argc, argv);
+    if (strcmp(argv[1], "bench") == 0) return llm_bench_main(argc, argv);
     bool info = strcmp(argv[1], "info") == 0, tokenize = strcmp(argv[1], "tokenize") == 0;
     if (!info && !tokenize) {
         fprintf(stderr, "medify: unknown llm command '%s'\n%s", argv[1], k_usage);

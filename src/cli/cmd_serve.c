@@ -17,10 +17,13 @@
 
 #include "cli/cli.h"
 #include "medify/server.h"
+#include "medify/accounts.h"
+#include "medify/store.h"
 
 
 static const char k_usage[] =
-    "usage: medify serve [--host 127.0.0.1] [--port 8080] [--threads N] [--kb DIR] [--config FILE] [--OPTION VALUE]\n"
+    "usage: medify serve [--host 127.0.0.1] [--port 8080] [--threads N] [--kb DIR] [--data-dir DIR]\n"
+    "                    [--insecure-cookies] [--config FILE] [--OPTION VALUE]\n"
     "Serves the HTTP API (docs/openapi.yaml, also at GET /v1/openapi.yaml) until SIGTERM or SIGINT.\n";
 
 static const md_config_option k_serve_options[] = {
@@ -36,7 +39,46 @@ static const md_config_option k_serve_options[] = {
     {"request-timeout-ms", MD_CONFIG_TYPE_INT, "30000", 100, 600000, "a request body must arrive within this"},
     {"shutdown-grace-ms", MD_CONFIG_TYPE_INT, "10000", 0, 600000, "time in-flight requests get after SIGTERM"},
     {"cors-origin", MD_CONFIG_TYPE_STRING, NULL, 0, -1, "allowed CORS origin (default: CORS off)"},
+    {"data-dir", MD_CONFIG_TYPE_STRING, NULL, 0, -1,
+     "the store of accounts, interviews and reports (default: $MEDIFY_DATA, else ./medify-data)"},
+    {"insecure-cookies", MD_CONFIG_TYPE_BOOL, "false", 0, -1,
+     "session cookie without Secure, for plain http://127.0.0.1 (never behind a real address)"},
+    {"session-ttl-s", MD_CONFIG_TYPE_INT, "43200", 60, 2592000, "sign-in session lifetime"},
+    {"rate-limit", MD_CONFIG_TYPE_DOUBLE, "50", 0, 1000000, "API requests per second per client address (0: off)"},
+    {"rate-burst", MD_CONFIG_TYPE_DOUBLE, "500", 1, 1000000, "burst allowance per client address"},
+    {"user-rate-limit", MD_CONFIG_TYPE_DOUBLE, "20", 0, 1000000, "requests per second per user or API key (0: off)"},
+    {"user-rate-burst", MD_CONFIG_TYPE_DOUBLE, "200", 1, 1000000, "burst allowance per user or API key"},
+    {"password-memory-kib", MD_CONFIG_TYPE_INT, "19456", 8, 4194304,
+     "Argon2id memory per password hash (OWASP: 19 MiB with 2 iterations)"},
+    {"password-iterations", MD_CONFIG_TYPE_INT, "2", 1, 16, "Argon2id iterations per password hash"},
+    {"admin-email", MD_CONFIG_TYPE_STRING, NULL, 0, -1,
+     "create this admin account at start when it does not exist (password from $MEDIFY_ADMIN_PASSWORD)"},
 };
+
+/* The first admin: created once from admin-email and $MEDIFY_ADMIN_PASSWORD (the
+ * password is never a flag, so it stays out of process listings). */
+static int bootstrap_admin(const md_server_params *p, const char *email) {
+    if (!email || !*email) return 0;
+    md_error err = {0};
+    const char *password = getenv("MEDIFY_ADMIN_PASSWORD");
+    if (!password || !*password) {
+        md_error_set(&err, MD_ERR_CONFIG, "admin-email needs the password in MEDIFY_ADMIN_PASSWORD");
+        return cli_fail(&err, false);
+    }
+    md_store *s = NULL;
+    md_status st = md_store_open(p->data_dir, &s, &err);
+    if (st == MD_OK) {
+        md_password_params pp = md_password_default_params();
+        if (p->password_memory_kib) pp.memory_kib = p->password_memory_kib;
+        if (p->password_iterations) pp.iterations = p->password_iterations;
+        md_account_set_password_params(s, pp);
+        int64_t id = 0;
+        st = md_account_create(s, email, password, "Administrator", MD_ROLE_ADMIN, &id, &err);
+        if (st == MD_ERR_CONFLICT) st = MD_OK; /* exists already: left as it is */
+    }
+    md_store_close(s);
+    return st == MD_OK ? 0 : cli_fail(&err, false);
+}
 
 static int usage_error(const char *fmt, const char *arg) {
     fprintf(stderr, "medify: ");
@@ -72,7 +114,10 @@ static int load_settings(int argc, char **argv, md_config *cfg, bool *help) {
         if (n_name == 0 || n_name >= sizeof name) return usage_error("unknown option '%s'", a);
         memcpy(name, a + 2, n_name);
         name[n_name] = '\0';
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        /* A bare boolean switch means true. */
+        const char *val = eq ? eq + 1
+                          : strcmp(name, "insecure-cookies") == 0 ? "true"
+                          : (i + 1 < argc ? argv[++i] : NULL);
         if (!val) return usage_error("option '%s' needs a value", a);
         if (strcmp(name, "config") == 0) {
             config_file = val;
@@ -118,6 +163,20 @@ static int serve(md_config *cfg) {
     p.request_timeout_ms = (int)md_config_get_int(cfg, "request-timeout-ms");
     p.cors_origin = md_config_get_str(cfg, "cors-origin");
     uint32_t grace_ms = (uint32_t)md_config_get_int(cfg, "shutdown-grace-ms");
+    p.data_dir = md_store_data_dir(md_config_get_str(cfg, "data-dir"));
+    p.insecure_cookies = md_config_get_bool(cfg, "insecure-cookies");
+    p.session_ttl_ms = md_config_get_int(cfg, "session-ttl-s") * 1000;
+    p.rate_ip_per_s = md_config_get_double(cfg, "rate-limit");
+    p.rate_ip_burst = md_config_get_double(cfg, "rate-burst");
+    p.rate_user_per_s = md_config_get_double(cfg, "user-rate-limit");
+    p.rate_user_burst = md_config_get_double(cfg, "user-rate-burst");
+    p.password_memory_kib = (uint32_t)md_config_get_int(cfg, "password-memory-kib");
+    p.password_iterations = (uint32_t)md_config_get_int(cfg, "password-iterations");
+    int brc = bootstrap_admin(&p, md_config_get_str(cfg, "admin-email"));
+    if (brc) {
+        md_kb_free(kb);
+        return brc;
+    }
 
     /* Block the stop signals before any server thread exists, so they inherit the mask
      * and only sigwait below sees them. */

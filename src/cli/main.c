@@ -15,13 +15,14 @@ static const cli_command k_commands[] = {
     {"kb", "knowledge base: 'kb check' validates, 'kb stats' prints counts", cmd_kb},
 #ifndef MEDIFY_NO_ENGINE
     {"llm", "GGUF models: 'llm info' describes a file, 'llm tokenize' runs its tokenizer", cmd_llm},
+    {"model", "'model serve': a GGUF model behind the OpenAI API (chat, completions, embeddings)", cmd_model},
 #endif
     {"ingest", "import case files (PMC-Patients CSV/JSON, JSONL, CSV) into the store", cmd_ingest},
     {"cases", "synthetic cases ('cases synth') and similar-case search ('cases search', query on stdin)", cmd_cases},
     {"index", "search index snapshots: 'index build', 'index info', 'index verify'", cmd_index},
     {"eval", "'eval retrieval': MRR, P@10, nDCG@10, Recall@1k from TREC qrels", cmd_eval},
     {"serve", "the HTTP API (docs/openapi.yaml): clinical endpoints, /healthz, /readyz, /metrics", cmd_serve},
-    {"demo", "the embedded default: the terminal interview on the built-in knowledge base", cmd_demo},
+    {"demo", "the embedded default: demo data, accounts and the web UI on http://127.0.0.1:8080/", cmd_demo},
     {"version", "print the version", cmd_version},
     {"help", "list the commands", cmd_help},
 };

@@ -19,23 +19,34 @@
  *              sum in double, weighted sum of V in float32 (ggml_soft_max_f32); query
  *              head h reads kv head h·n_head_kv/n_head (GQA, Ainslie et al. 2023)
  *   SwiGLU     down(silu(gate x) ⊙ up x), silu(x) = x/(1+expf(−x)) (Shazeer 2020)
- *   matmul     MD_LLAMA_MATMUL_GGML: md_vec_dot per (weight row, token) with the
- *              activation row quantised to the weight type's vec_dot_type first;
+ *   matmul     MD_LLAMA_MATMUL_GGML: one kernel dot (kernels.h: md_vec_dot's
+ *              arithmetic in SIMD) per (weight row, token) with the activation row
+ *              quantised to the weight type's vec_dot_type first (matmul.c);
  *              MD_LLAMA_MATMUL_F32: weight rows dequantised to f32, double dots.
  *              F32 weights need neither (their vec_dot_type is F32): both modes read
  *              the rows in place with a double-accumulating dot (dot_f32).
  * With an F16 KV cache, keys and values are stored as fp16 and the query (for q·k) and
  * the softmax weights (for ·V) are rounded to fp16 first, as ggml's F16 mul_mat does.
  *
+ * Threads: the context owns a pool of n_threads (the caller included). Each matrix
+ * product runs on all of them (matmul.c: activations quantised once, weight rows
+ * claimed in chunks; Wq/Wk/Wv and gate/up share one quantised input and one run),
+ * and attention splits its (token, head) pairs over them, each thread with its own
+ * scores/row scratch. Every output element is computed by one thread in the same
+ * order whatever the thread count, so logits do not depend on n_threads. Norms,
+ * RoPE, SwiGLU and the residual adds run on the caller (O(n_embd) per token).
+ *
  * Memory: md_llama_ctx_new allocates the KV cache ([layer][pos][n_head_kv·head_dim],
- * K and V each) and one scratch block sized for n_batch tokens; decoding allocates
- * nothing.
+ * K and V each), one scratch block sized for n_batch tokens (with attention scratch
+ * for every thread) and starts the workers; decoding allocates nothing.
  */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "engine/kernels.h"
 #include "engine/llama_internal.h"
+#include "medify/threadpool.h"
 
 #define SCRATCH_ALIGN 64 /* bytes: a cache line, so each buffer starts on its own */
 
@@ -60,14 +71,17 @@ struct md_llama_ctx {
     float *att;        /* (n_batch, n_q) attention output */
     float *gate;       /* (n_batch, n_ff) */
     float *up;         /* (n_batch, n_ff) */
-    float *scores;     /* (n_ctx) one head's attention weights */
-    float *qh;         /* (head_dim) a query head rounded to the cache type */
-    float *kv_row;     /* (head_dim) a cache head converted to f32 */
+    float *attn_scratch;       /* (n_threads, attn_scratch_stride) per thread: */
+    size_t attn_scratch_stride; /* scores (n_ctx), qh (head_dim): a query head rounded
+                                   to the cache type, kv_row (head_dim): a cache head
+                                   converted to f32 */
     float *rope_cs;    /* (head_dim) cos, sin of each pair for one position */
     float *wrow;       /* (max_in) a weight row dequantised (f32 matmul) */
-    uint16_t *xq_half; /* (max_in) one activation row in F16/BF16 */
     uint8_t *xq;       /* (n_batch, xq_stride) activations in the vec_dot type */
     size_t xq_stride;
+    md_pool *pool;
+    const md_kernels *kernels;
+    md_matmul mm; /* the product being run (its counter is shared by the threads) */
 };
 
 /* ---- sizes ------------------------------------------------------------------------------ */
@@ -87,7 +101,8 @@ md_llama_ctx_params md_llama_ctx_default_params(void) {
                                  .n_batch = MD_LLAMA_DEFAULT_N_BATCH,
                                  .kv_type = MD_LLAMA_KV_TYPE_F32,
                                  .matmul = MD_LLAMA_MATMUL_GGML,
-                                 .logits_all = false};
+                                 .logits_all = false,
+                                 .n_threads = 0};
 }
 
 md_status md_llama_ctx_new(const md_llama_model *model, md_llama_ctx_params params, md_llama_ctx **out, md_error *err) {
@@ -101,6 +116,10 @@ md_status md_llama_ctx_new(const md_llama_model *model, md_llama_ctx_params para
         return md_error_set(err, MD_ERR_INVALID_ARG, "context: unknown KV cache type %d", (int)params.kv_type);
     if (params.matmul != MD_LLAMA_MATMUL_GGML && params.matmul != MD_LLAMA_MATMUL_F32)
         return md_error_set(err, MD_ERR_INVALID_ARG, "context: unknown matmul mode %d", (int)params.matmul);
+    if (params.n_threads < 0 || params.n_threads > MD_POOL_MAX_THREADS)
+        return md_error_set(err, MD_ERR_INVALID_ARG, "context: n_threads %d is outside 0..%d", params.n_threads,
+                            MD_POOL_MAX_THREADS);
+    const int n_threads = params.n_threads ? params.n_threads : md_pool_n_cpus();
     uint32_t n_batch = params.n_batch ? params.n_batch : MD_LLAMA_DEFAULT_N_BATCH;
     if (n_batch > n_ctx) n_batch = n_ctx;
 
@@ -119,15 +138,17 @@ md_status md_llama_ctx_new(const md_llama_model *model, md_llama_ctx_params para
     if (hp->n_ff > max_in) max_in = hp->n_ff;
     c->xq_stride = max_in * sizeof(float); /* F32 is the widest vec_dot type per element */
 
-    size_t cache_bytes = 0, off = 0, n = 0, at[15];
+    size_t cache_bytes = 0, off = 0, n = 0, at[12];
     bool ok = mul_ok((size_t)hp->n_layer * n_ctx, c->n_kv, &n) && mul_ok(n, c->kv_elem_bytes, &cache_bytes);
     const size_t nb = n_batch, fb = sizeof(float);
-    const size_t sizes[15] = {nb * hp->n_embd * fb, nb * hp->n_embd * fb, nb * c->n_q * fb,         nb * c->n_kv * fb,
-                              nb * c->n_kv * fb,    nb * c->n_q * fb,     nb * hp->n_ff * fb,       nb * hp->n_ff * fb,
-                              (size_t)n_ctx * fb,   hp->head_dim * fb,    hp->head_dim * fb,        hp->head_dim * fb,
-                              max_in * fb,          nb * c->xq_stride,    max_in * sizeof(uint16_t)};
-    /* The products above cannot overflow: n_batch <= MD_LLAMA_MAX_CTX (2^24) and each
-     * width <= 2^20 floats. */
+    /* per-thread attention scratch, rounded up to whole cache lines */
+    c->attn_scratch_stride = ((size_t)n_ctx + 2 * (size_t)hp->head_dim + 15) / 16 * 16;
+    const size_t attn_bytes = (size_t)n_threads * c->attn_scratch_stride * fb;
+    const size_t sizes[12] = {nb * hp->n_embd * fb, nb * hp->n_embd * fb, nb * c->n_q * fb,  nb * c->n_kv * fb,
+                              nb * c->n_kv * fb,    nb * c->n_q * fb,     nb * hp->n_ff * fb, nb * hp->n_ff * fb,
+                              attn_bytes,           hp->head_dim * fb,    max_in * fb,        nb * c->xq_stride};
+    /* The products above cannot overflow: n_batch, n_ctx <= MD_LLAMA_MAX_CTX (2^24),
+     * n_threads <= 256 and each width <= 2^20 floats. */
     for (size_t i = 0; ok && i < MD_ARRAY_LEN(sizes); i++)
         ok = reserve(&off, sizes[i], &at[i]);
     if (!ok) {
@@ -150,19 +171,23 @@ md_status md_llama_ctx_new(const md_llama_model *model, md_llama_ctx_params para
     c->att = (float *)(void *)(s + at[5]);
     c->gate = (float *)(void *)(s + at[6]);
     c->up = (float *)(void *)(s + at[7]);
-    c->scores = (float *)(void *)(s + at[8]);
-    c->qh = (float *)(void *)(s + at[9]);
-    c->kv_row = (float *)(void *)(s + at[10]);
-    c->rope_cs = (float *)(void *)(s + at[11]);
-    c->wrow = (float *)(void *)(s + at[12]);
-    c->xq = s + at[13];
-    c->xq_half = (uint16_t *)(void *)(s + at[14]);
+    c->attn_scratch = (float *)(void *)(s + at[8]);
+    c->rope_cs = (float *)(void *)(s + at[9]);
+    c->wrow = (float *)(void *)(s + at[10]);
+    c->xq = s + at[11];
+    c->kernels = md_kernels_get();
+    md_status st = md_pool_new(n_threads, &c->pool, err);
+    if (st != MD_OK) {
+        md_llama_ctx_free(c);
+        return st;
+    }
     *out = c;
     return MD_OK;
 }
 
 void md_llama_ctx_free(md_llama_ctx *ctx) {
     if (!ctx) return;
+    md_pool_free(ctx->pool);
     md_free(ctx->k_cache);
     md_free(ctx->v_cache);
     md_free(ctx->scratch);
@@ -217,6 +242,32 @@ static void matmul_f32_rows(const llama_weight *w, const float *in, size_t n_tok
     }
 }
 
+/* outs[i] (n_tok, ws[i]->n_out) = in (n_tok, n_in) · ws[i]ᵀ for n weights that read
+ * the same input, on the context's pool: weights with the same vec_dot_type share one
+ * quantisation of the input and one pool run (GGML mode, non-F32 weights only). */
+static md_status matmul_group(md_llama_ctx *c, const llama_weight *const *ws, const float *const *ins,
+                              float *const *outs, size_t n, size_t n_tok) {
+    for (size_t i = 0; i < n;) {
+        const md_tensor_type vt = md_tensor_traits_get(ws[i]->type)->vec_dot_type; /* checked at load */
+        md_matmul *mm = &c->mm;
+        *mm = (md_matmul){.kernels = c->kernels, .n_in = ws[i]->n_in, .n_tok = n_tok, .x = ins[i],
+                          .ldx = ws[i]->n_in, .xq = c->xq, .xq_stride = c->xq_stride};
+        size_t j = i;
+        for (; j < n && j - i < MD_MATMUL_MAX_WEIGHTS && ins[j] == ins[i] && ws[j]->n_in == ws[i]->n_in &&
+               md_tensor_traits_get(ws[j]->type)->vec_dot_type == vt;
+             j++) {
+            if (!c->kernels->vec_dot[ws[j]->type]) return MD_ERR_UNSUPPORTED;
+            mm->w[j - i] = (md_matmul_weight){.data = ws[j]->data, .type = ws[j]->type, .row_bytes = ws[j]->row_bytes,
+                                              .n_out = ws[j]->n_out, .y = outs[j], .ldy = ws[j]->n_out};
+        }
+        if (!c->kernels->quantize[vt]) return MD_ERR_UNSUPPORTED;
+        mm->n_weights = j - i;
+        md_matmul_run(c->pool, mm);
+        i = j;
+    }
+    return MD_OK;
+}
+
 /* out (n_tok, w->n_out) = in (n_tok, w->n_in) · wᵀ. */
 static md_status matmul(md_llama_ctx *c, const llama_weight *w, const float *in, size_t n_tok, float *out) {
     const uint8_t *rows = w->data;
@@ -233,36 +284,23 @@ static md_status matmul(md_llama_ctx *c, const llama_weight *w, const float *in,
         }
         return MD_OK;
     }
-    const md_tensor_traits *tr = md_tensor_traits_get(w->type); /* checked at load */
-    const md_tensor_type vt = tr->vec_dot_type;
-    if (!tr->is_quantized) {
-        /* F16, BF16: activations rounded to the weight type (ggml converts src1 to
-         * vec_dot_type), kept as f32 in xq; each weight row widened once. The products
-         * of two half-precision values are exact in double, so this is md_vec_dot's
-         * arithmetic up to the order of the double sums. */
-        float *xr = (float *)(void *)c->xq;
-        for (size_t t = 0; t < n_tok; t++) {
-            float *xt = xr + t * w->n_in;
-            if (md_quantize_row(vt, in + t * w->n_in, c->xq_half, w->n_in) != MD_OK ||
-                md_dequantize_row(vt, c->xq_half, xt, w->n_in) != MD_OK)
-                return MD_ERR_UNSUPPORTED;
-        }
-        for (size_t r = 0; r < w->n_out; r++) {
-            if (md_dequantize_row(w->type, rows + r * w->row_bytes, c->wrow, w->n_in) != MD_OK)
-                return MD_ERR_UNSUPPORTED;
-            for (size_t t = 0; t < n_tok; t++)
-                out[t * w->n_out + r] = (float)dot_f32(c->wrow, xr + t * w->n_in, w->n_in);
-        }
-        return MD_OK;
+    return matmul_group(c, (const llama_weight *const[]){w}, &in, &out, 1, n_tok);
+}
+
+/* Products of n weights with one input (Wq/Wk/Wv; gate/up): one grouped run when
+ * every weight goes through the kernels, else one product at a time. */
+static md_status matmul_shared(md_llama_ctx *c, const llama_weight *const *ws, const float *in, float *const *outs,
+                               size_t n, size_t n_tok) {
+    bool grouped = c->params.matmul == MD_LLAMA_MATMUL_GGML;
+    for (size_t i = 0; i < n; i++)
+        if (ws[i]->type == MD_TENSOR_TYPE_F32) grouped = false;
+    if (grouped) {
+        const float *const ins[MD_MATMUL_MAX_WEIGHTS] = {in, in, in};
+        return matmul_group(c, ws, ins, outs, n, n_tok);
     }
-    for (size_t t = 0; t < n_tok; t++)
-        if (md_quantize_row(vt, in + t * w->n_in, c->xq + t * c->xq_stride, w->n_in) != MD_OK)
-            return MD_ERR_UNSUPPORTED;
-    for (size_t r = 0; r < w->n_out; r++) {
-        const uint8_t *row = rows + r * w->row_bytes;
-        for (size_t t = 0; t < n_tok; t++)
-            if (md_vec_dot(w->type, w->n_in, row, c->xq + t * c->xq_stride, &out[t * w->n_out + r]) != MD_OK)
-                return MD_ERR_UNSUPPORTED;
+    for (size_t i = 0; i < n; i++) {
+        md_status st = matmul(c, ws[i], in, n_tok, outs[i]);
+        if (st != MD_OK) return st;
     }
     return MD_OK;
 }
@@ -311,55 +349,74 @@ static void cache_store(const md_llama_ctx *c, uint8_t *dst, const float *src) {
 }
 
 /* Head `kvh` of a cache row as f32 (into kv_row unless the cache is f32). */
-static const float *cache_head(md_llama_ctx *c, const uint8_t *row, uint32_t kvh) {
+static const float *cache_head(const md_llama_ctx *c, const uint8_t *row, uint32_t kvh, float *kv_row) {
     const uint32_t hd = c->model->hp.head_dim;
     if (c->kv_elem_bytes == 4) return (const float *)(const void *)row + (size_t)kvh * hd;
     const uint8_t *p = row + (size_t)kvh * hd * 2;
     for (uint32_t i = 0; i < hd; i++) {
         uint16_t hbits;
         memcpy(&hbits, p + 2 * i, 2);
-        c->kv_row[i] = md_fp16_to_f32(hbits);
+        kv_row[i] = md_fp16_to_f32(hbits);
     }
-    return c->kv_row;
+    return kv_row;
 }
 
 static float round_to_cache(const md_llama_ctx *c, float v) {
     return c->kv_elem_bytes == 4 ? v : md_fp16_to_f32(md_f32_to_fp16(v));
 }
 
-/* Attention of token t of the chunk (position pos_t) in layer il: att[t] from q[t]
- * and cache positions 0..pos_t. */
-static void attend(md_llama_ctx *c, uint32_t il, size_t t, uint32_t pos_t) {
+/* Attention of head h of token t of the chunk (position pos_t) in layer il: that
+ * head of att[t] from q[t] and cache positions 0..pos_t. scratch: the calling
+ * thread's (n_ctx + 2·head_dim floats). */
+static void attend_head(const md_llama_ctx *c, uint32_t il, size_t t, uint32_t h, uint32_t pos_t, float *scratch) {
     const md_llama_hparams *hp = &c->model->hp;
     const uint32_t hd = hp->head_dim, n_kv_pos = pos_t + 1;
     const float scale = 1.0f / sqrtf((float)hd);
-    for (uint32_t h = 0; h < hp->n_head; h++) {
-        const uint32_t kvh = h * hp->n_head_kv / hp->n_head;
-        const float *q = c->q + t * c->n_q + (size_t)h * hd;
+    float *scores = scratch, *qh = scratch + c->n_ctx, *kv_row = qh + hd;
+    const uint32_t kvh = h * hp->n_head_kv / hp->n_head;
+    const float *q = c->q + t * c->n_q + (size_t)h * hd;
+    for (uint32_t i = 0; i < hd; i++)
+        qh[i] = round_to_cache(c, q[i]);
+    float max = -INFINITY;
+    for (uint32_t j = 0; j < n_kv_pos; j++) {
+        const float *k = cache_head(c, cache_row(c, c->k_cache, il, j), kvh, kv_row);
+        const float s = (float)c->kernels->dot_f32_f64(qh, k, hd) * scale;
+        scores[j] = s;
+        if (s > max) max = s;
+    }
+    double sum = 0.0;
+    for (uint32_t j = 0; j < n_kv_pos; j++) {
+        const float e = expf(scores[j] - max);
+        scores[j] = e;
+        sum += (double)e;
+    }
+    const float inv = (float)(1.0 / sum);
+    float *o = c->att + t * c->n_q + (size_t)h * hd;
+    memset(o, 0, hd * sizeof *o);
+    for (uint32_t j = 0; j < n_kv_pos; j++) {
+        const float p = round_to_cache(c, scores[j] * inv);
+        const float *v = cache_head(c, cache_row(c, c->v_cache, il, j), kvh, kv_row);
         for (uint32_t i = 0; i < hd; i++)
-            c->qh[i] = round_to_cache(c, q[i]);
-        float max = -INFINITY;
-        for (uint32_t j = 0; j < n_kv_pos; j++) {
-            const float *k = cache_head(c, cache_row(c, c->k_cache, il, j), kvh);
-            const float s = (float)dot_f32(c->qh, k, hd) * scale;
-            c->scores[j] = s;
-            if (s > max) max = s;
-        }
-        double sum = 0.0;
-        for (uint32_t j = 0; j < n_kv_pos; j++) {
-            const float e = expf(c->scores[j] - max);
-            c->scores[j] = e;
-            sum += (double)e;
-        }
-        const float inv = (float)(1.0 / sum);
-        float *o = c->att + t * c->n_q + (size_t)h * hd;
-        memset(o, 0, hd * sizeof *o);
-        for (uint32_t j = 0; j < n_kv_pos; j++) {
-            const float p = round_to_cache(c, c->scores[j] * inv);
-            const float *v = cache_head(c, cache_row(c, c->v_cache, il, j), kvh);
-            for (uint32_t i = 0; i < hd; i++)
-                o[i] += p * v[i];
-        }
+            o[i] += p * v[i];
+    }
+}
+
+typedef struct attend_job {
+    const md_llama_ctx *c;
+    uint32_t il;
+    size_t n_tok;
+    uint32_t pos;
+} attend_job;
+
+/* (token, head) pairs dealt round-robin: pair p goes to thread p mod nth. */
+static void attend_run(void *ctx, int ith, int nth) {
+    const attend_job *j = ctx;
+    const md_llama_ctx *c = j->c;
+    const uint32_t n_head = c->model->hp.n_head;
+    float *scratch = c->attn_scratch + (size_t)ith * c->attn_scratch_stride;
+    for (size_t p = (size_t)ith; p < j->n_tok * n_head; p += (size_t)nth) {
+        const size_t t = p / n_head;
+        attend_head(c, j->il, t, (uint32_t)(p % n_head), j->pos + (uint32_t)t, scratch);
     }
 }
 
@@ -384,9 +441,9 @@ static md_status decode_chunk(md_llama_ctx *c, const int32_t *tokens, size_t n, 
         const llama_layer *L = &m->layers[il];
         for (size_t t = 0; t < n; t++)
             rms_norm(c->x + t * n_embd, L->attn_norm, c->h + t * n_embd, n_embd, hp->rms_eps);
-        if ((st = matmul(c, &L->wq, c->h, n, c->q)) != MD_OK || (st = matmul(c, &L->wk, c->h, n, c->k)) != MD_OK ||
-            (st = matmul(c, &L->wv, c->h, n, c->v)) != MD_OK)
-            return st;
+        const llama_weight *const qkv[3] = {&L->wq, &L->wk, &L->wv};
+        float *const qkv_out[3] = {c->q, c->k, c->v};
+        if ((st = matmul_shared(c, qkv, c->h, qkv_out, 3, n)) != MD_OK) return st;
         for (size_t t = 0; t < n; t++) {
             rope_angles(c, pos + (uint32_t)t);
             rope_apply(c, c->q + t * c->n_q, hp->n_head);
@@ -394,17 +451,17 @@ static md_status decode_chunk(md_llama_ctx *c, const int32_t *tokens, size_t n, 
             cache_store(c, cache_row(c, c->k_cache, il, pos + (uint32_t)t), c->k + t * c->n_kv);
             cache_store(c, cache_row(c, c->v_cache, il, pos + (uint32_t)t), c->v + t * c->n_kv);
         }
-        for (size_t t = 0; t < n; t++)
-            attend(c, il, t, pos + (uint32_t)t);
+        attend_job aj = {.c = c, .il = il, .n_tok = n, .pos = pos};
+        md_pool_run(c->pool, attend_run, &aj);
         if ((st = matmul(c, &L->wo, c->att, n, c->h)) != MD_OK) return st;
         for (size_t i = 0; i < n * n_embd; i++)
             c->x[i] += c->h[i];
 
         for (size_t t = 0; t < n; t++)
             rms_norm(c->x + t * n_embd, L->ffn_norm, c->h + t * n_embd, n_embd, hp->rms_eps);
-        if ((st = matmul(c, &L->ffn_gate, c->h, n, c->gate)) != MD_OK ||
-            (st = matmul(c, &L->ffn_up, c->h, n, c->up)) != MD_OK)
-            return st;
+        const llama_weight *const gate_up[2] = {&L->ffn_gate, &L->ffn_up};
+        float *const gate_up_out[2] = {c->gate, c->up};
+        if ((st = matmul_shared(c, gate_up, c->h, gate_up_out, 2, n)) != MD_OK) return st;
         for (size_t i = 0; i < n * n_ff; i++) {
             const float g = c->gate[i];
             c->gate[i] = g / (1.0f + expf(-g)) * c->up[i];

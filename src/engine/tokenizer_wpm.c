@@ -81,6 +81,7 @@ typedef struct wpm_ctx {
     const md_tokenizer *tok;
     md_tok_out *out;
     md_buf word; /* "▁" + word */
+    bool failed; /* an allocation failed (md_buf_clear on the next word resets the buffer's flag) */
 } wpm_ctx;
 
 static void wpm_word(void *vctx, const char *word, size_t n_word) {
@@ -90,6 +91,7 @@ static void wpm_word(void *vctx, const char *word, size_t n_word) {
     md_buf_append(&c->word, WPM_SPACE, WPM_SPACE_BYTES);
     md_buf_append(&c->word, word, n_word);
     if (!md_buf_ok(&c->word)) {
+        c->failed = true;
         return;
     }
     const char *w = c->word.data;
@@ -115,10 +117,10 @@ static void wpm_word(void *vctx, const char *word, size_t n_word) {
 }
 
 md_status md_tok_wpm_encode(const md_tokenizer *tok, const char *text, size_t n_bytes, md_tok_out *out) {
-    wpm_ctx c = {tok, out, {0}};
+    wpm_ctx c = {tok, out, {0}, false};
     md_buf_init(&c.word);
     md_status st = md_tok_wpm_words(text, n_bytes, wpm_word, &c);
-    if (st == MD_OK && (!md_buf_ok(&c.word) || out->failed)) {
+    if (st == MD_OK && (c.failed || out->failed)) {
         st = MD_ERR_NOMEM;
     }
     md_buf_free(&c.word);

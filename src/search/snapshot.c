@@ -3,7 +3,9 @@
  *
  * Layout:
  *     DATA_DIR/index/<version>/manifest.json   files, sizes, checksums, counts
- *     DATA_DIR/index/<version>/bm25.bin        (and later hnsw.bin, ...)
+ *     DATA_DIR/index/<version>/bm25.bin        BM25 index
+ *     DATA_DIR/index/<version>/hnsw.bin        dense chunk vectors (optional; the
+ *                                              manifest's "embedding" names the model)
  *     DATA_DIR/index/current                    "<version>\n"
  *
  * Lifecycle: a writer stages files in DATA_DIR/index/.staging-<version>-<pid>/; commit
@@ -183,6 +185,17 @@ md_status md_snapshot_writer_add(md_snapshot_writer *w, const char *name, const 
     return MD_OK;
 }
 
+md_status md_snapshot_writer_set_embedding(md_snapshot_writer *w, const char *model, const char *model_path,
+                                           uint32_t dim, md_error *err) {
+    if (!w || !model || !*model || !model_path || dim == 0 || strlen(model) >= sizeof w->m.embed_model ||
+        strlen(model_path) >= sizeof w->m.embed_model_path)
+        return md_error_set(err, MD_ERR_INVALID_ARG, "snapshot: bad embedding model name, path or dimension");
+    snprintf(w->m.embed_model, sizeof w->m.embed_model, "%s", model);
+    snprintf(w->m.embed_model_path, sizeof w->m.embed_model_path, "%s", model_path);
+    w->m.embed_dim = dim;
+    return MD_OK;
+}
+
 md_status md_snapshot_manifest_to_json(const md_snapshot_manifest *m, md_buf *out) {
     md_buf_append_str(out, "{\n  \"format\": \"medify-index-snapshot\",\n  \"format_version\": 1,\n  \"version\": ");
     md_buf_append_json_str(out, m->version, strlen(m->version));
@@ -190,8 +203,16 @@ md_status md_snapshot_manifest_to_json(const md_snapshot_manifest *m, md_buf *ou
     md_buf_append_json_str(out, m->dataset_version, strlen(m->dataset_version));
     md_buf_append_str(out, ",\n  \"created_at\": ");
     md_buf_append_json_str(out, m->created_at, strlen(m->created_at));
-    md_buf_appendf(out, ",\n  \"n_cases\": %llu,\n  \"checksum_algorithm\": \"fnv1a64\",\n  \"files\": [",
+    md_buf_appendf(out, ",\n  \"n_cases\": %llu,\n  \"checksum_algorithm\": \"fnv1a64\",",
                    (unsigned long long)m->n_cases);
+    if (m->embed_dim > 0) {
+        md_buf_append_str(out, "\n  \"embedding\": {\"model\": ");
+        md_buf_append_json_str(out, m->embed_model, strlen(m->embed_model));
+        md_buf_append_str(out, ", \"path\": ");
+        md_buf_append_json_str(out, m->embed_model_path, strlen(m->embed_model_path));
+        md_buf_appendf(out, ", \"dim\": %u},", m->embed_dim);
+    }
+    md_buf_append_str(out, "\n  \"files\": [");
     for (size_t i = 0; i < m->n_files; i++) {
         const md_snapshot_file *f = &m->files[i];
         md_buf_appendf(out, "%s\n    {\"name\": ", i ? "," : "");
@@ -368,6 +389,14 @@ md_status md_snapshot_manifest_read(const char *data_dir, const char *version, m
             s = md_error_set(err, MD_ERR_PARSE, "snapshot: %s: file entry %zu is invalid", path, i);
         else out->n_files = i + 1;
     }
+    /* optional: the encoder of the dense vectors */
+    json_t *emb = s == MD_OK ? json_object_get(root, "embedding") : NULL;
+    uint64_t dim = 0;
+    if (emb && (!json_is_object(emb) || !copy_str(emb, "model", out->embed_model, sizeof out->embed_model) ||
+                !copy_str(emb, "path", out->embed_model_path, sizeof out->embed_model_path) ||
+                !get_u64(emb, "dim", &dim) || dim == 0 || dim > UINT32_MAX || !out->embed_model[0]))
+        s = md_error_set(err, MD_ERR_PARSE, "snapshot: %s: the embedding entry is invalid", path);
+    out->embed_dim = s == MD_OK ? (uint32_t)dim : 0;
     json_decref(root);
     return s;
 }

@@ -71,6 +71,20 @@ void srv_metrics_assessment(srv_metrics *m, const md_kb *kb, const md_assessment
     }
 }
 
+void srv_metrics_report(srv_metrics *m, uint64_t duration_ns, uint32_t prompt_tokens, uint32_t completion_tokens) {
+    srv_series *s = &m->report_latency;
+    double seconds = (double)duration_ns / 1e9;
+    atomic_fetch_add_explicit(&s->count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->sum_us, duration_ns / 1000, memory_order_relaxed);
+    for (size_t b = 0; b < SRV_N_BUCKETS; b++)
+        if (seconds <= srv_bucket_bounds[b]) {
+            atomic_fetch_add_explicit(&s->buckets[b], 1, memory_order_relaxed);
+            break;
+        }
+    atomic_fetch_add_explicit(&m->prompt_tokens, prompt_tokens, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->completion_tokens, completion_tokens, memory_order_relaxed);
+}
+
 static uint64_t load(const atomic_uint_fast64_t *v) {
     return (uint64_t)atomic_load_explicit((atomic_uint_fast64_t *)v, memory_order_relaxed);
 }
@@ -149,4 +163,29 @@ void srv_metrics_render(const md_server *s, md_buf *b) {
         md_buf_appendf(b, "medify_emergencies_total{red_flag=\"%s\"} %llu\n", rf->id,
                        (unsigned long long)load(&m->emergencies[i]));
     }
+    /* product */
+    md_buf_append_str(b, "# HELP medify_interviews_started_total Interviews started.\n"
+                         "# TYPE medify_interviews_started_total counter\n");
+    md_buf_appendf(b, "medify_interviews_started_total %llu\n", (unsigned long long)load(&m->interviews_started));
+    md_buf_append_str(b, "# HELP medify_interviews_finished_total Interviews finished (a report was made).\n"
+                         "# TYPE medify_interviews_finished_total counter\n");
+    md_buf_appendf(b, "medify_interviews_finished_total %llu\n", (unsigned long long)load(&m->interviews_finished));
+    md_buf_append_str(b, "# HELP medify_report_generation_seconds Time to generate a report.\n"
+                         "# TYPE medify_report_generation_seconds histogram\n");
+    const srv_series *rs = &m->report_latency;
+    uint64_t n = load(&rs->count), cum = 0;
+    for (size_t bk = 0; bk < SRV_N_BUCKETS; bk++) {
+        cum += load(&rs->buckets[bk]);
+        if (cum > n) cum = n;
+        md_buf_appendf(b, "medify_report_generation_seconds_bucket{le=\"%g\"} %llu\n", srv_bucket_bounds[bk],
+                       (unsigned long long)cum);
+    }
+    md_buf_appendf(b, "medify_report_generation_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)n);
+    md_buf_appendf(b, "medify_report_generation_seconds_sum %.6f\n", (double)load(&rs->sum_us) / 1e6);
+    md_buf_appendf(b, "medify_report_generation_seconds_count %llu\n", (unsigned long long)n);
+    md_buf_append_str(b, "# HELP medify_llm_tokens_total Tokens used by report generation, by kind.\n"
+                         "# TYPE medify_llm_tokens_total counter\n");
+    md_buf_appendf(b, "medify_llm_tokens_total{kind=\"prompt\"} %llu\n", (unsigned long long)load(&m->prompt_tokens));
+    md_buf_appendf(b, "medify_llm_tokens_total{kind=\"completion\"} %llu\n",
+                   (unsigned long long)load(&m->completion_tokens));
 }

@@ -12,10 +12,14 @@
 #include <string.h>
 
 #include "server/server_internal.h"
+#include "server/handlers_static.h"
 
 static const char *const k_query_none[] = {NULL};
 static const char *const k_query_conditions[] = {"system", NULL};
 static const char *const k_query_symptoms[] = {"kind", NULL};
+static const char *const k_query_page[] = {"limit", "before", NULL};
+static const char *const k_query_reports[] = {"status", "limit", NULL};
+static const char *const k_query_stream[] = {"stream", NULL};
 
 /* The order is the metrics order; the Allow strings below follow the table. */
 const srv_route srv_routes[] = {
@@ -31,6 +35,37 @@ const srv_route srv_routes[] = {
     {"GET", "/healthz", srv_handle_healthz, false, NULL},
     {"GET", "/readyz", srv_handle_readyz, false, NULL},
     {"GET", "/metrics", srv_handle_metrics, false, NULL},
+    /* the web UI (handlers_static.c); query strings are ignored */
+    {"GET", "/", srv_handle_static_index, false, NULL},
+    {"GET", "/assets/{name}", srv_handle_static_asset, false, NULL},
+    /* the product: accounts, interviews, reports, review (authz.c has a rule for each) */
+    {"POST", "/v1/auth/signup", srv_handle_signup, true, k_query_none},
+    {"POST", "/v1/auth/login", srv_handle_login, true, k_query_none},
+    {"POST", "/v1/auth/logout", srv_handle_logout, true, k_query_none},
+    {"GET", "/v1/auth/me", srv_handle_me, false, k_query_none},
+    {"GET", "/v1/users", srv_handle_users_list, false, k_query_page},
+    {"POST", "/v1/users", srv_handle_users_create, true, k_query_none},
+    {"PATCH", "/v1/users/{id}", srv_handle_users_patch, true, k_query_none},
+    {"POST", "/v1/api-keys", srv_handle_keys_create, true, k_query_none},
+    {"GET", "/v1/api-keys", srv_handle_keys_list, false, k_query_none},
+    {"DELETE", "/v1/api-keys/{id}", srv_handle_keys_delete, false, k_query_none},
+    {"GET", "/v1/audit", srv_handle_audit, false, k_query_page},
+    {"POST", "/v1/interviews", srv_handle_interview_create, true, k_query_none},
+    {"GET", "/v1/interviews", srv_handle_interview_list, false, k_query_page},
+    {"GET", "/v1/interviews/{id}", srv_handle_interview_get, false, k_query_none},
+    {"POST", "/v1/interviews/{id}/messages", srv_handle_interview_message, true, k_query_none},
+    {"POST", "/v1/interviews/{id}/finish", srv_handle_interview_finish, true, k_query_none},
+    {"GET", "/v1/reports", srv_handle_report_list, false, k_query_reports},
+    {"GET", "/v1/reports/{id}", srv_handle_report_get, false, k_query_none},
+    {"PATCH", "/v1/reports/{id}", srv_handle_report_patch, true, k_query_none},
+    {"GET", "/v1/reports/{id}/stream", srv_handle_report_stream, false, k_query_none},
+    {"GET", "/v1/reports/{id}/pdf", srv_handle_report_pdf, false, k_query_none},
+    {"POST", "/v1/reports/{id}/notes", srv_handle_report_note, true, k_query_none},
+    {"POST", "/v1/reports/{id}/sign", srv_handle_report_sign, true, k_query_none},
+    {"GET", "/v1/reports/{id}/history", srv_handle_report_history, false, k_query_none},
+    {"POST", "/v1/reports/{id}/questions", srv_handle_report_question, true, k_query_stream},
+    {"GET", "/v1/patients", srv_handle_patients_list, false, k_query_none},
+    {"GET", "/v1/patients/{id}", srv_handle_patient_get, false, k_query_none},
 };
 const size_t srv_n_routes = MD_ARRAY_LEN(srv_routes);
 
@@ -55,6 +90,28 @@ static bool pattern_match(const char *pattern, const char *path) {
     return *p == '\0' && *s == '\0';
 }
 
+/* Allow header values by the set of methods a path serves (bits: GET, POST, PATCH,
+ * DELETE), in a fixed order. */
+static const char *const k_methods[4] = {"GET", "POST", "PATCH", "DELETE"};
+static const char *const k_allow[16] = {
+    "OPTIONS",
+    "GET, HEAD, OPTIONS",
+    "POST, OPTIONS",
+    "GET, HEAD, POST, OPTIONS",
+    "PATCH, OPTIONS",
+    "GET, HEAD, PATCH, OPTIONS",
+    "POST, PATCH, OPTIONS",
+    "GET, HEAD, POST, PATCH, OPTIONS",
+    "DELETE, OPTIONS",
+    "GET, HEAD, DELETE, OPTIONS",
+    "POST, DELETE, OPTIONS",
+    "GET, HEAD, POST, DELETE, OPTIONS",
+    "PATCH, DELETE, OPTIONS",
+    "GET, HEAD, PATCH, DELETE, OPTIONS",
+    "POST, PATCH, DELETE, OPTIONS",
+    "GET, HEAD, POST, PATCH, DELETE, OPTIONS",
+};
+
 static bool method_serves(const char *route_method, const char *method) {
     if (strcmp(route_method, method) == 0) return true;
     return strcmp(route_method, "GET") == 0 && strcmp(method, "HEAD") == 0;
@@ -65,7 +122,7 @@ const srv_route *srv_route_match(const char *method, const char *path, bool *pat
     *path_known = false;
     *allow = NULL;
     *index = srv_n_routes;
-    bool get = false, post = false;
+    unsigned methods = 0; /* bit per entry of k_methods */
     for (size_t i = 0; i < srv_n_routes; i++) {
         if (!pattern_match(srv_routes[i].pattern, path)) continue;
         *path_known = true;
@@ -74,10 +131,10 @@ const srv_route *srv_route_match(const char *method, const char *path, bool *pat
             *index = i;
             return &srv_routes[i];
         }
-        if (strcmp(srv_routes[i].method, "GET") == 0) get = true;
-        if (strcmp(srv_routes[i].method, "POST") == 0) post = true;
+        for (unsigned m = 0; m < 4; m++)
+            if (strcmp(srv_routes[i].method, k_methods[m]) == 0) methods |= 1u << m;
     }
-    if (*path_known) *allow = get && post ? "GET, HEAD, POST, OPTIONS" : get ? "GET, HEAD, OPTIONS" : "POST, OPTIONS";
+    if (*path_known) *allow = k_allow[methods & 15u];
     return NULL;
 }
 

@@ -18,6 +18,12 @@
  *   last call    the handler runs (on this pool thread, start to finish) and writes
  *                JSON into r->resp; errors become {"error":{"code","message"}} with
  *                the status table's HTTP code; headers are added; MHD sends it.
+ *                /v1/ routes first take a token from the client address's bucket.
+ *                Product routes (authz.c's table) run under the store lock:
+ *                credentials (auth.c), the principal's bucket, the route's rule,
+ *                the handler, the record-level check the rule demands, and the
+ *                audit entry (audit.c). A streamed response (report_worker.c) is
+ *                a libmicrohttpd callback instead of a buffer.
  *   completed    on_completed records metrics, writes the access log line (method,
  *                route pattern, status, duration, request id, byte counts: never a
  *                body) and frees the request.
@@ -44,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "server/handlers_static.h"
 #include "server/server_internal.h"
 
 #define LISTEN_BACKLOG       511   /* the common default (nginx, redis) */
@@ -54,6 +61,12 @@
 /* Past the limit a body is read and dropped so the 413 can be sent (MHD answers only
  * after the upload); a client still sending this much more is cut off instead. */
 #define DISCARD_MAX_BYTES (1024 * 1024)
+/* Rate limits: generous for a clinic behind one NAT address, tight enough that one
+ * client cannot monopolise the store (every product request holds its lock). */
+#define SRV_DEFAULT_RATE_IP_PER_S    50.0
+#define SRV_DEFAULT_RATE_IP_BURST    500.0
+#define SRV_DEFAULT_RATE_USER_PER_S  20.0
+#define SRV_DEFAULT_RATE_USER_BURST  200.0
 
 md_server_params md_server_default_params(void) {
     md_logger log = md_logger_default();
@@ -69,6 +82,13 @@ md_server_params md_server_default_params(void) {
         .request_timeout_ms = MD_SERVER_DEFAULT_REQUEST_TIMEOUT_MS,
         .cors_origin = NULL,
         .log = log,
+        .data_dir = NULL,
+        .insecure_cookies = false,
+        .session_ttl_ms = MD_SESSION_DEFAULT_TTL_MS,
+        .rate_ip_per_s = SRV_DEFAULT_RATE_IP_PER_S,
+        .rate_ip_burst = SRV_DEFAULT_RATE_IP_BURST,
+        .rate_user_per_s = SRV_DEFAULT_RATE_USER_PER_S,
+        .rate_user_burst = SRV_DEFAULT_RATE_USER_BURST,
     };
 }
 
@@ -103,6 +123,43 @@ md_status md_server_new(const md_kb *kb, md_server_params params, md_server **ou
     if (getrandom(&rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd)
         rnd = (uint32_t)md_clock_monotonic_ns() ^ ((uint32_t)getpid() << 16);
     snprintf(s->id_prefix, sizeof s->id_prefix, "%08x", rnd);
+    pthread_mutex_init(&s->store_lock, NULL);
+    md_status st = srv_ratelimit_new(&s->params, &s->limits);
+    if (st != MD_OK) {
+        md_server_free(s);
+        return md_error_set(err, st, "out of memory");
+    }
+    if (params.data_dir && *params.data_dir) {
+        s->data_dir = md_strdup(params.data_dir);
+        s->params.data_dir = s->data_dir;
+        if (!s->data_dir) st = md_error_set(err, MD_ERR_NOMEM, "out of memory");
+        else st = md_store_open(s->data_dir, &s->store, err);
+        if (st == MD_OK) {
+            md_password_params pp = md_password_default_params();
+            if (params.password_memory_kib) pp.memory_kib = params.password_memory_kib;
+            if (params.password_iterations) pp.iterations = params.password_iterations;
+            md_account_set_password_params(s->store, pp);
+            md_error aerr = {0};
+            /* The report writer: a model when the environment names one (MEDIFY_LLM_MODEL
+             * or MEDIFY_LLM_URL), written by the worker; else the deterministic one. */
+            if (md_llm_open_from_env(&s->llm, &aerr) != MD_OK) {
+                s->llm = NULL;
+                md_log(&s->params.log, MD_LOG_LEVEL_WARN, "report model unavailable", MD_LOG_STR("detail", aerr.message));
+            }
+            /* Reports work without similar cases: a data dir with no index is fine. */
+            if (md_analysis_open(s->data_dir, kb, s->llm, NULL, &s->analysis, &aerr) != MD_OK) {
+                s->analysis = NULL;
+                md_log(&s->params.log, MD_LOG_LEVEL_WARN, "analysis unavailable", MD_LOG_STR("detail", aerr.message));
+            }
+            if (s->llm && s->analysis && srv_worker_start(s, &s->worker) != MD_OK)
+                st = md_error_set(err, MD_ERR_NOMEM, "cannot start the report worker");
+            if (st == MD_OK) srv_worker_resume(s);
+        }
+        if (st != MD_OK) {
+            md_server_free(s);
+            return st;
+        }
+    }
     *out = s;
     return MD_OK;
 }
@@ -152,7 +209,12 @@ static enum MHD_Result send_response(srv_request *r, struct MHD_Connection *conn
     size_t n = empty ? 0 : r->resp.len;
     char *data = empty ? NULL : md_buf_steal(&r->resp);
     struct MHD_Response *resp = NULL;
-    if (empty)
+    if (r->sse && r->http_status == 200) {
+        md_free(data);
+        data = NULL;
+        resp = srv_sse_response(r->sse);
+        if (resp) r->sse = NULL; /* libmicrohttpd frees it with the response */
+    } else if (empty)
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     else if (data)
         resp = MHD_create_response_from_buffer_with_free_callback(n, data, md_free);
@@ -163,15 +225,27 @@ static enum MHD_Result send_response(srv_request *r, struct MHD_Connection *conn
     r->resp.len = n; /* kept for the access log's byte count */
     if (!empty) add_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->resp_content_type);
     add_header(resp, "X-Request-Id", r->request_id);
-    add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    /* The web UI's files may be cached (with their ETag) and carry the page's security
+     * policy; API answers are never cached. */
+    if (srv_route_is_static(r->route))
+        srv_static_headers(r, resp);
+    else
+        add_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     add_header(resp, "X-Content-Type-Options", "nosniff");
     if (r->allow) add_header(resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+    if (r->set_cookie[0]) add_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->set_cookie);
+    if (r->retry_after_s > 0) {
+        char ra[24];
+        snprintf(ra, sizeof ra, "%d", r->retry_after_s);
+        add_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     if (s->cors_origin) {
         add_header(resp, MHD_HTTP_HEADER_ACCESS_CONTROL_ALLOW_ORIGIN, s->cors_origin);
         add_header(resp, "Access-Control-Expose-Headers", "X-Request-Id");
         if (strcmp(r->method, MHD_HTTP_METHOD_OPTIONS) == 0) {
             add_header(resp, "Access-Control-Allow-Methods", r->allow ? r->allow : "GET, POST");
-            add_header(resp, "Access-Control-Allow-Headers", "Content-Type, X-Request-Id");
+            add_header(resp, "Access-Control-Allow-Headers",
+                       "Content-Type, X-Request-Id, X-CSRF-Token, Authorization");
             add_header(resp, "Access-Control-Max-Age", "600");
         }
     }
@@ -237,6 +311,16 @@ static srv_request *request_new(md_server *s, struct MHD_Connection *conn, const
     md_arena_init(&r->arena, REQUEST_ARENA_BYTES);
     md_buf_init(&r->body);
     md_buf_init(&r->resp);
+    r->conn = conn;
+    r->path = url;
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr) {
+        const struct sockaddr *sa = ci->client_addr;
+        if (sa->sa_family == AF_INET)
+            inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, r->client_ip, sizeof r->client_ip);
+        else if (sa->sa_family == AF_INET6)
+            inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, r->client_ip, sizeof r->client_ip);
+    }
     const char *id = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Request-Id");
     if (id && request_id_ok(id)) {
         snprintf(r->request_id, sizeof r->request_id, "%s", id);
@@ -254,6 +338,7 @@ static srv_request *request_new(md_server *s, struct MHD_Connection *conn, const
 }
 
 static void request_free(srv_request *r) {
+    srv_sse_free(r->sse);
     md_buf_free(&r->body);
     md_buf_free(&r->resp);
     md_arena_free(&r->arena);
@@ -324,10 +409,63 @@ static enum MHD_Result close_request(srv_request *r, const char *why) {
     return MHD_NO;
 }
 
+/* True for the routes every role may use without a store (clinical, catalogue, ops). */
+static bool rule_is_open(const srv_authz_rule *rule) {
+    return !rule->product && rule->anonymous == SRV_ACCESS_ALLOW && rule->patient == SRV_ACCESS_ALLOW &&
+           rule->clinician == SRV_ACCESS_ALLOW && rule->admin == SRV_ACCESS_ALLOW;
+}
+
+static bool is_ops_route(const srv_route *route) { return strncmp(route->pattern, "/v1/", 4) != 0; }
+
+/* The product gate around a handler: rate limit, authentication (with CSRF), the
+ * route's authorisation rule, the handler under the store lock, the record-level
+ * check that OWN/CARE routes must make, and the audit entry. */
+static md_status run_product(srv_request *r, const srv_authz_rule *rule, md_error *err) {
+    md_server *s = r->srv;
+    if (!s->store) return md_error_set(err, MD_ERR_UNAVAILABLE, "this server runs without a data directory");
+    pthread_mutex_lock(&s->store_lock);
+    r->store_locked = true;
+    md_status st = srv_authenticate(r, err);
+    int64_t principal = r->who.api_key_id ? -r->who.api_key_id : r->who.authenticated ? r->who.user_id : 0;
+    if (st == MD_OK && principal != 0 && !srv_ratelimit_take(s->limits, NULL, principal, &r->retry_after_s))
+        st = md_error_set(err, MD_ERR_LIMIT, "too many requests; retry in %d s", r->retry_after_s);
+    if (st == MD_OK) {
+        st = srv_authz_route(rule, r->who.authenticated, r->who.role);
+        if (st != MD_OK)
+            md_error_set(err, st, st == MD_ERR_UNAUTHORIZED ? "sign in first" : "your role may not do this");
+    }
+    if (st == MD_OK) st = r->route->handler(r, err);
+    srv_access access = srv_authz_access(r);
+    if (st == MD_OK && (access == SRV_ACCESS_OWN || access == SRV_ACCESS_CARE) && !r->authz_checked)
+        st = md_error_set(err, MD_ERR_INTERNAL, "no record-level authorisation decision was made");
+    return st;
+}
+
 static void dispatch(srv_request *r) {
     md_error err = {0};
-    md_status st = r->route->handler(r, &err);
-    if (st != MD_OK) render_error(r, st, err.message);
+    md_status st = MD_OK;
+    const srv_authz_rule *rule = srv_authz_rule_find(r->route->method, r->route->pattern);
+    if (!is_ops_route(r->route) && !srv_ratelimit_take(r->srv->limits, r->client_ip, 0, &r->retry_after_s)) {
+        st = md_error_set(&err, MD_ERR_LIMIT, "too many requests; retry in %d s", r->retry_after_s);
+    } else if (!rule && !is_ops_route(r->route)) {
+        /* An API route nobody wrote a rule for is denied; pages and probes outside
+         * /v1/ carry no patient data and stay open. */
+        st = md_error_set(&err, MD_ERR_FORBIDDEN, "this route has no authorisation rule");
+    } else if (!rule || rule_is_open(rule)) {
+        st = r->route->handler(r, &err);
+    } else {
+        st = run_product(r, rule, &err);
+    }
+    if (st != MD_OK) {
+        md_buf_clear(&r->resp);
+        r->resp_content_type = "application/json";
+        render_error(r, st, err.message);
+    }
+    if (r->store_locked) {
+        srv_audit_request(r);
+        r->store_locked = false;
+        pthread_mutex_unlock(&r->srv->store_lock);
+    }
 }
 
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
@@ -520,7 +658,14 @@ md_status md_server_stop(md_server *s, uint32_t grace_ms) {
 void md_server_free(md_server *s) {
     if (!s) return;
     md_server_stop(s, 0);
+    srv_worker_stop(s->worker);
     srv_metrics_free(&s->metrics);
+    md_analysis_free(s->analysis);
+    md_llm_free(s->llm);
+    md_store_close(s->store);
+    md_free(s->data_dir);
+    srv_ratelimit_free(s->limits);
+    pthread_mutex_destroy(&s->store_lock);
     md_free(s->host);
     md_free(s->cors_origin);
     md_free(s);

@@ -26,7 +26,10 @@ md_status md_store_open(const char *data_dir, md_store **out, md_error *err) {
     *out = NULL;
     const char *loc = md_store_data_dir(data_dir);
     for (size_t i = 0; i < MD_ARRAY_LEN(k_backends); i++) {
-        if (k_backends[i]->accepts(loc)) return k_backends[i]->open(loc, out, err);
+        if (!k_backends[i]->accepts(loc)) continue;
+        md_status st = k_backends[i]->open(loc, out, err);
+        if (st == MD_OK) (*out)->password_params = md_password_default_params();
+        return st;
     }
     return md_error_set(err, MD_ERR_UNSUPPORTED, "no store backend for '%s'", loc);
 }
