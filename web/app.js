@@ -3,13 +3,24 @@
 // the API for what it shows; the server decides what a user may see, and a refusal is
 // shown as a refusal with nothing of the record on screen.
 import {h, clear, field, fmtDate, statusBadge} from './dom.js';
-import {get, post, patch, setCsrf, streamReport} from './api.js';
+import {get as apiGet, post, patch, setCsrf, streamReport} from './api.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const banner = document.getElementById('emergency');
-const app = {user: null, stop: null, justFinished: null, after: null, pending: new Map()};
+const app = {user: null, stop: null, justFinished: null, after: null, pending: new Map(), gen: 0};
 const enc = encodeURIComponent;
+
+// A view the user navigated away from while it waited for the API must not draw over
+// the page they went to: every route starts a new generation, and a read begun by an
+// older one rejects with `stale`, which run() ignores.
+const stale = new Error('stale view');
+async function get(path) {
+  const gen = app.gen;
+  const r = await apiGet(path);
+  if (gen !== app.gen) throw stale;
+  return r;
+}
 
 // Lists may come bare or wrapped ({reports: [...]}, {items: [...]}).
 function list(x, key) {
@@ -590,6 +601,7 @@ const routes = [
 ];
 
 async function route() {
+  app.gen++;
   if (app.stop) { app.stop(); app.stop = null; }
   hideEmergency();
   const hash = location.hash || '#/';
@@ -615,6 +627,7 @@ async function run(fn, args) {
   try {
     await fn(...args);
   } catch (e) {
+    if (e === stale) return;
     if (e.status === 401) {
       app.user = null;
       setCsrf(null);
