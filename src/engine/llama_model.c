@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "engine/llama_internal.h"
+#include "engine/model_checks.h"
 
 #define LLAMA_ARCH "llama"
 
@@ -204,57 +205,13 @@ static uint64_t dim_value(const md_llama_hparams *hp, dim_sym d) {
     return 0;
 }
 
-static void shape_str(char *out, size_t n_out, const uint64_t *ne, uint32_t n_dims) {
-    size_t used = 0;
-    out[0] = '\0';
-    for (uint32_t d = 0; d < n_dims && used < n_out; d++) {
-        int w = snprintf(out + used, n_out - used, "%s%llu", d ? ", " : "", (unsigned long long)ne[d]);
-        if (w < 0) break;
-        used += (size_t)w;
-    }
-}
-
-/* Checks t against the expected {ne0, ne1} (trailing dimensions must be 1). */
-static md_status check_shape(const md_gguf_tensor *t, uint64_t ne0, uint64_t ne1, md_error *err) {
-    bool ok = t->n_dims >= 1 && t->ne[0] == ne0 && (t->n_dims < 2 ? ne1 == 1 : t->ne[1] == ne1);
-    for (uint32_t d = 2; ok && d < t->n_dims && d < MD_GGUF_MAX_DIMS; d++)
-        ok = t->ne[d] == 1;
-    if (ok) return MD_OK;
-    char found[128];
-    shape_str(found, sizeof found, t->ne, t->n_dims < MD_GGUF_MAX_DIMS ? t->n_dims : MD_GGUF_MAX_DIMS);
-    if (ne1 == 1)
-        return md_error_set(err, MD_ERR_PARSE, "model: tensor %s has shape [%s], expected [%llu]", t->name, found,
-                            (unsigned long long)ne0);
-    return md_error_set(err, MD_ERR_PARSE, "model: tensor %s has shape [%s], expected [%llu, %llu]", t->name, found,
-                        (unsigned long long)ne0, (unsigned long long)ne1);
-}
-
-/* A tensor's type must have traits and the row must be whole blocks of the type and,
- * for matrices, of the activation type md_vec_dot pairs with it. */
-static md_status check_type(const md_gguf_tensor *t, tensor_kind kind, md_error *err) {
-    const md_tensor_traits *tr = t->usable ? md_tensor_traits_get(t->type) : NULL;
-    if (!tr || !tr->weights_ok)
-        return md_error_set(err, MD_ERR_UNSUPPORTED,
-                            "model: tensor %s has type %s (ggml id %u), which medify cannot use", t->name,
-                            md_tensor_type_name(t->type), t->type);
-    uint64_t n_bytes = 0;
-    if (!md_tensor_row_bytes(t->type, t->ne[0], &n_bytes) ||
-        (kind == KIND_MATRIX && !md_tensor_row_bytes((uint32_t)tr->vec_dot_type, t->ne[0], NULL)))
-        return md_error_set(err, MD_ERR_UNSUPPORTED,
-                            "model: tensor %s: row length %llu is not a whole number of %s blocks", t->name,
-                            (unsigned long long)t->ne[0], tr->name);
-    return MD_OK;
-}
-
 static md_status load_matrix(const md_gguf_tensor *t, const md_llama_hparams *hp, const tensor_spec *s, llama_weight *w,
                              md_error *err) {
     md_status st;
     uint64_t ne0 = dim_value(hp, s->ne[0]), ne1 = dim_value(hp, s->ne[1]);
-    if ((st = check_shape(t, ne0, ne1, err)) != MD_OK || (st = check_type(t, KIND_MATRIX, err)) != MD_OK) return st;
-    uint64_t row_bytes = 0, total = 0;
-    if (!md_tensor_row_bytes(t->type, ne0, &row_bytes) || __builtin_mul_overflow(row_bytes, ne1, &total) ||
-        total > t->n_bytes || !t->data)
-        return md_error_set(err, MD_ERR_PARSE, "model: tensor %s: data is shorter than its shape", t->name);
+    if ((st = model_check_shape(t, ne0, ne1, err)) != MD_OK || (st = model_check_type(t, true, err)) != MD_OK) return st;
+    uint64_t row_bytes = 0;
+    if ((st = model_check_bytes(t, ne0, ne1, &row_bytes, err)) != MD_OK) return st;
     w->name = t->name;
     w->data = t->data;
     w->type = (md_tensor_type)t->type;
@@ -268,7 +225,7 @@ static md_status load_vector(const md_gguf_tensor *t, const md_llama_hparams *hp
                              bool check_finite, md_error *err) {
     md_status st;
     uint64_t n = dim_value(hp, s->ne[0]);
-    if ((st = check_shape(t, n, 1, err)) != MD_OK || (st = check_type(t, KIND_VECTOR, err)) != MD_OK) return st;
+    if ((st = model_check_shape(t, n, 1, err)) != MD_OK || (st = model_check_type(t, false, err)) != MD_OK) return st;
     if (!t->data || md_dequantize_row((md_tensor_type)t->type, t->data, dst, (int64_t)n) != MD_OK)
         return md_error_set(err, MD_ERR_PARSE, "model: tensor %s cannot be read", t->name);
     for (uint64_t i = 0; check_finite && i < n; i++)
