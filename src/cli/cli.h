@@ -48,6 +48,14 @@ void cli_opts_free(cli_clinical_opts *o);
  * returns the exit code of the status. */
 int cli_fail(const md_error *err, bool json);
 
+/* Settings of a server command into cfg, rising precedence: defaults, config file
+ * (--config FILE or MEDIFY_CONFIG), MEDIFY_* environment, flags (--name VALUE or
+ * --name=VALUE; a name listed in `switches`, NULL-terminated or NULL, may stand alone
+ * and means true). Returns 0 (with *help set for --help) or an exit code after
+ * printing why, with `usage`. */
+int cli_load_settings(int argc, char **argv, md_config *cfg, const char *const *switches, const char *usage,
+                      bool *help);
+
 /* Loads the knowledge base per the options; prints and returns an exit code on error. */
 int cli_load_kb(const cli_clinical_opts *o, md_kb **kb);
 

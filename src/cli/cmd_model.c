@@ -61,39 +61,6 @@ static void print_help(void) {
     }
 }
 
-/* Flags > env > file > defaults; argv[0] is "serve". */
-static int load_settings(int argc, char **argv, md_config *cfg, bool *help) {
-    md_error err = {0};
-    const char *config_file = getenv("MEDIFY_CONFIG");
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            *help = true;
-            return 0;
-        }
-        if (strncmp(a, "--", 2) != 0) return usage_error("unexpected argument '%s'", a);
-        char name[64];
-        const char *eq = strchr(a + 2, '=');
-        size_t n_name = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
-        if (n_name == 0 || n_name >= sizeof name) return usage_error("unknown option '%s'", a);
-        memcpy(name, a + 2, n_name);
-        name[n_name] = '\0';
-        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-        if (!val) return usage_error("option '%s' needs a value", a);
-        if (strcmp(name, "config") == 0) {
-            config_file = val;
-            continue;
-        }
-        md_status st = md_config_set(cfg, name, val, MD_CONFIG_SOURCE_FLAG, &err);
-        if (st == MD_ERR_NOT_FOUND) return usage_error("unknown option '%s'", a);
-        if (st != MD_OK) return cli_fail(&err, false);
-    }
-    if (config_file && *config_file && md_config_load_file(cfg, config_file, &err) != MD_OK)
-        return cli_fail(&err, false);
-    if (md_config_load_env(cfg, &err) != MD_OK) return cli_fail(&err, false);
-    return 0;
-}
-
 /* ---- the embedder: a BERT encoder behind md_modelserver_embed_fn ------------------ */
 
 typedef struct bert_embedder {
@@ -223,7 +190,7 @@ int cmd_model(int argc, char **argv) {
         return md_status_exit_code(MD_ERR_NOMEM);
     }
     bool help = false;
-    int rc = load_settings(argc - 1, argv + 1, cfg, &help);
+    int rc = cli_load_settings(argc - 1, argv + 1, cfg, NULL, k_usage, &help);
     if (rc == 0 && help)
         print_help();
     else if (rc == 0)

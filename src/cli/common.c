@@ -1,4 +1,5 @@
-/* Option parsing and error reporting shared by the clinical subcommands. */
+/* Option parsing and error reporting shared by the subcommands. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,5 +131,50 @@ int cli_load_kb(const cli_clinical_opts *o, md_kb **kb) {
     md_log(&o->log, MD_LOG_LEVEL_DEBUG, "knowledge base loaded", MD_LOG_STR("source", o->kb_dir ? "dir" : "built-in"),
            MD_LOG_INT("conditions", md_kb_n_conditions(*kb)), MD_LOG_INT("observations", md_kb_n_observations(*kb)),
            MD_LOG_DOUBLE("ms", (double)(md_clock_monotonic_ns() - t0) / 1e6));
+    return 0;
+}
+
+/* Prints "medify: <fmt with arg>" and the usage; returns the usage exit code. */
+static int settings_usage_error(const char *usage, const char *fmt, const char *arg) {
+    fprintf(stderr, "medify: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage);
+    return md_status_exit_code(MD_ERR_INVALID_ARG);
+}
+
+int cli_load_settings(int argc, char **argv, md_config *cfg, const char *const *switches, const char *usage,
+                      bool *help) {
+    md_error err = {0};
+    const char *config_file = getenv("MEDIFY_CONFIG");
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            *help = true;
+            return 0;
+        }
+        if (strncmp(a, "--", 2) != 0) return settings_usage_error(usage, "unexpected argument '%s'", a);
+        char name[64];
+        const char *eq = strchr(a + 2, '=');
+        size_t n_name = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+        if (n_name == 0 || n_name >= sizeof name) return settings_usage_error(usage, "unknown option '%s'", a);
+        memcpy(name, a + 2, n_name);
+        name[n_name] = '\0';
+        bool is_switch = false;
+        for (size_t k = 0; switches && switches[k]; k++)
+            if (strcmp(name, switches[k]) == 0) is_switch = true;
+        /* A bare boolean switch means true. */
+        const char *val = eq ? eq + 1 : is_switch ? "true" : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) return settings_usage_error(usage, "option '%s' needs a value", a);
+        if (strcmp(name, "config") == 0) {
+            config_file = val;
+            continue;
+        }
+        md_status st = md_config_set(cfg, name, val, MD_CONFIG_SOURCE_FLAG, &err);
+        if (st == MD_ERR_NOT_FOUND) return settings_usage_error(usage, "unknown option '%s'", a);
+        if (st != MD_OK) return cli_fail(&err, false);
+    }
+    if (config_file && *config_file && md_config_load_file(cfg, config_file, &err) != MD_OK)
+        return cli_fail(&err, false);
+    if (md_config_load_env(cfg, &err) != MD_OK) return cli_fail(&err, false);
     return 0;
 }
